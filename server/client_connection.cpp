@@ -1,0 +1,556 @@
+#include "server/client_connection.hpp"
+
+#include <random>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json.hpp>
+
+#include "protocol/headers.hpp"
+#include "protocol/subject.hpp"
+#include "protocol/writer.hpp"
+#include "server/log.hpp"
+#include "server/server.hpp"
+
+namespace jb::server {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+
+namespace {
+
+constexpr std::size_t min_read_buffer = 4096;
+constexpr std::size_t max_idle_read_buffer = 64 * 1024;
+constexpr std::size_t max_retained_write_buffer = 1024 * 1024;
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Fast per-thread generator for picking queue-group members.
+std::uint32_t fast_rand() {
+  thread_local std::uint64_t s = std::random_device{}() | 1;
+  s ^= s << 13;
+  s ^= s >> 7;
+  s ^= s << 17;
+  return static_cast<std::uint32_t>(s);
+}
+
+}  // namespace
+
+const char* to_string(close_reason r) noexcept {
+  switch (r) {
+    case close_reason::client_closed: return "Client Closed";
+    case close_reason::read_error: return "Read Error";
+    case close_reason::write_error: return "Write Error";
+    case close_reason::protocol_violation: return "Protocol Violation";
+    case close_reason::auth_violation: return "Authentication Failure";
+    case close_reason::auth_timeout: return "Authentication Timeout";
+    case close_reason::max_payload: return "Maximum Message Payload Exceeded";
+    case close_reason::max_control_line: return "Maximum Control Line Exceeded";
+    case close_reason::stale_connection: return "Stale Connection";
+    case close_reason::slow_consumer: return "Slow Consumer (Pending Bytes)";
+    case close_reason::server_shutdown: return "Server Shutdown";
+  }
+  return "Unknown";
+}
+
+client_connection::client_connection(server& srv, socket_type socket, std::uint64_t cid)
+    : srv_(srv),
+      socket_(std::move(socket)),
+      cid_(cid),
+      write_signal_(socket_.get_executor()),
+      liveness_timer_(socket_.get_executor()),
+      rbuf_(min_read_buffer),
+      start_(std::chrono::system_clock::now()) {
+  boost::system::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  if (!ec) {
+    ip_ = ep.address().to_string();
+    remote_port_ = ep.port();
+  }
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  limits_.max_control_line = srv_.opts().max_control_line;
+  limits_.max_payload = srv_.opts().max_payload;
+  // nats-server's defaults before CONNECT.
+  verbose_ = true;
+  pedantic_ = true;
+  last_activity_ns_ = now_ns();
+  srv_.live_connections.fetch_add(1);
+}
+
+client_connection::~client_connection() { srv_.live_connections.fetch_sub(1); }
+
+void client_connection::start() {
+  send(protocol::info_line(srv_.info_json(cid_, ip_)));
+  log::client().debug("{}:{} - cid:{} - Client connection created", ip_, remote_port_, cid_);
+  auto self = shared_from_this();
+  asio::co_spawn(socket_.get_executor(), [self] { return self->read_loop(); }, asio::detached);
+  asio::co_spawn(socket_.get_executor(), [self] { return self->write_loop(); }, asio::detached);
+  asio::co_spawn(socket_.get_executor(), [self] { return self->liveness_loop(); }, asio::detached);
+}
+
+awaitable<void> client_connection::read_loop() {
+  for (;;) {
+    if (rend_ == rbuf_.size()) {
+      // Make room: compact, then grow if the pending operation still does not fit.
+      if (rbeg_ > 0) {
+        std::memmove(rbuf_.data(), rbuf_.data() + rbeg_, rend_ - rbeg_);
+        rend_ -= rbeg_;
+        rbeg_ = 0;
+      }
+      if (rend_ == rbuf_.size()) rbuf_.resize(rbuf_.size() * 2);
+    }
+    auto [ec, n] = co_await socket_.async_read_some(
+        asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      close_on_strand(ec == asio::error::eof ? close_reason::client_closed : close_reason::read_error, {});
+      co_return;
+    }
+    if (closed_) co_return;
+    rend_ += n;
+    last_activity_ns_.store(now_ns(), std::memory_order_relaxed);
+    const std::uint64_t msgs_before = in_msgs_.load(std::memory_order_relaxed);
+    const std::uint64_t bytes_before = in_bytes_.load(std::memory_order_relaxed);
+    auto r = protocol::parse(std::string_view(rbuf_.data() + rbeg_, rend_ - rbeg_), *this, limits_);
+    rbeg_ += r.consumed;
+    flush_kicks();
+    if (auto m = in_msgs_.load(std::memory_order_relaxed); m != msgs_before) {
+      auto& c = srv_.counters();
+      c.in_msgs.fetch_add(m - msgs_before, std::memory_order_relaxed);
+      c.in_bytes.fetch_add(in_bytes_.load(std::memory_order_relaxed) - bytes_before, std::memory_order_relaxed);
+      c.out_msgs.fetch_add(batch_out_msgs_, std::memory_order_relaxed);
+      c.out_bytes.fetch_add(batch_out_bytes_, std::memory_order_relaxed);
+      batch_out_msgs_ = batch_out_bytes_ = 0;
+    }
+    switch (r.status) {
+      case protocol::parse_status::ok:
+        break;
+      case protocol::parse_status::need_more:
+        if (r.need > rbuf_.size()) {
+          // Move the partial operation to the front and grow once to hold it whole.
+          std::memmove(rbuf_.data(), rbuf_.data() + rbeg_, rend_ - rbeg_);
+          rend_ -= rbeg_;
+          rbeg_ = 0;
+          rbuf_.resize(r.need);
+        }
+        break;
+      case protocol::parse_status::stopped:
+        co_return;
+      case protocol::parse_status::error: {
+        using protocol::errc;
+        switch (r.error) {
+          case errc::unknown_operation:
+            close_on_strand(close_reason::protocol_violation, "Unknown Protocol Operation");
+            break;
+          case errc::max_control_line:
+            close_on_strand(close_reason::max_control_line, "maximum control line exceeded");
+            break;
+          case errc::max_payload:
+            close_on_strand(close_reason::max_payload, "Maximum Payload Violation");
+            break;
+          default:
+            log::client().error("{}:{} - cid:{} - {}", ip_, remote_port_, cid_, protocol::describe(r.error));
+            close_on_strand(close_reason::protocol_violation, {});
+            break;
+        }
+        co_return;
+      }
+    }
+    if (closed_) co_return;
+    if (rbeg_ == rend_) {
+      rbeg_ = rend_ = 0;
+      // Shrink a buffer grown for one large message once it is drained.
+      if (rbuf_.size() > max_idle_read_buffer && n < max_idle_read_buffer) {
+        rbuf_.resize(max_idle_read_buffer);
+        rbuf_.shrink_to_fit();
+      }
+    }
+  }
+}
+
+awaitable<void> client_connection::write_loop() {
+  std::string writing;
+  for (;;) {
+    bool wait = false, finish = false;
+    {
+      std::lock_guard lk(out_mu_);
+      if (drop_output_) {
+        finish = true;
+      } else if (out_.empty()) {
+        in_flight_ = 0;
+        if (closing_) finish = true;
+        else { writer_idle_ = true; wait = true; }
+      } else {
+        writing.swap(out_);
+        in_flight_ = writing.size();
+      }
+    }
+    if (finish) break;
+    if (wait) {
+      write_signal_.expires_at(asio::steady_timer::time_point::max());
+      co_await write_signal_.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing), asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      close_on_strand(close_reason::write_error, {});
+      break;
+    }
+    writing.clear();
+    if (writing.capacity() > max_retained_write_buffer) std::string().swap(writing);
+  }
+  boost::system::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  liveness_timer_.cancel();
+}
+
+awaitable<void> client_connection::liveness_loop() {
+  const auto& o = srv_.opts();
+  if (o.auth_required() && !connected_) {
+    liveness_timer_.expires_after(o.auth_timeout);
+    auto [ec] = co_await liveness_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (closed_) co_return;
+    if (!ec && !connected_) {
+      close_on_strand(close_reason::auth_timeout, "Authentication Timeout");
+      co_return;
+    }
+  }
+  for (;;) {
+    liveness_timer_.expires_after(o.ping_interval);
+    auto [ec] = co_await liveness_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (closed_) co_return;
+    if (ec) continue;  // re-armed (auth finished early)
+    if (pings_out_ + 1 > o.max_pings_out) {
+      close_on_strand(close_reason::stale_connection, "Stale Connection");
+      co_return;
+    }
+    ++pings_out_;
+    send(protocol::ping_line);
+  }
+}
+
+void client_connection::send(std::string_view bytes) {
+  bool wake = false;
+  {
+    std::lock_guard lk(out_mu_);
+    if (closing_ || drop_output_) return;
+    out_.append(bytes);
+    if (writer_idle_) {
+      writer_idle_ = false;
+      wake = true;
+    }
+  }
+  if (wake) write_signal_.cancel();  // on the strand already
+}
+
+bool client_connection::deliver(subscription& sub, const message_view& m) {
+  const std::size_t sz = m.headers.size() + m.payload.size();
+  std::lock_guard lk(out_mu_);
+  if (closing_ || drop_output_) return false;
+  if (static_cast<std::int64_t>(out_.size() + in_flight_ + sz) > srv_.opts().max_pending) {
+    // Slow consumer: nats-server closes without -ERR and counts it.
+    drop_output_ = true;
+    srv_.counters().slow_consumers.fetch_add(1, std::memory_order_relaxed);
+    log::client().info("{}:{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded", ip_, remote_port_, cid_,
+                       srv_.opts().max_pending);
+    auto self = shared_from_this();
+    asio::post(socket_.get_executor(), [self] { self->close_on_strand(close_reason::slow_consumer, {}); });
+    return false;
+  }
+  protocol::append_delivery(out_, m.subject, sub.sid, m.reply, m.headers, m.payload, headers_);
+  ++out_msgs_;
+  out_bytes_ += sz;
+  if (writer_idle_) {
+    writer_idle_ = false;
+    return true;
+  }
+  return false;
+}
+
+void client_connection::kick() {
+  auto self = shared_from_this();
+  asio::post(socket_.get_executor(), [self] { self->write_signal_.cancel(); });
+}
+
+void client_connection::flush_kicks() {
+  for (auto& k : kicks_) {
+    if (k.get() == this) write_signal_.cancel();
+    else k->kick();
+  }
+  kicks_.clear();
+}
+
+void client_connection::on_max_reached(const std::shared_ptr<subscription>& sub) {
+  auto self = shared_from_this();
+  asio::post(socket_.get_executor(), [self, sub] {
+    auto it = self->subs_.find(sub->sid);
+    if (it != self->subs_.end() && it->second == sub) {
+      self->subs_.erase(it);
+      self->num_subs_.store(self->subs_.size(), std::memory_order_relaxed);
+      self->srv_.subs().remove(sub);
+    }
+  });
+}
+
+void client_connection::close(close_reason reason, std::string err_text) {
+  auto self = shared_from_this();
+  asio::post(socket_.get_executor(), [self, reason, t = std::move(err_text)] { self->close_on_strand(reason, t); });
+}
+
+void client_connection::close_on_strand(close_reason reason, const std::string& err_text) {
+  if (closed_) return;
+  closed_ = true;
+  if (!err_text.empty()) {
+    log::client().error("{}:{} - cid:{} - {}", ip_, remote_port_, cid_, err_text);
+    send(protocol::err_line(err_text));
+  }
+  log::client().debug("{}:{} - cid:{} - Client connection closed: {}", ip_, remote_port_, cid_, to_string(reason));
+  remove_all_subs();
+  {
+    std::lock_guard lk(out_mu_);
+    closing_ = true;
+    if (reason == close_reason::slow_consumer) drop_output_ = true;
+  }
+  write_signal_.cancel();
+  liveness_timer_.cancel();
+  if (reason == close_reason::read_error || reason == close_reason::write_error ||
+      reason == close_reason::slow_consumer) {
+    boost::system::error_code ignored;
+    socket_.cancel(ignored);
+  }
+  srv_.remove_client(cid_);
+}
+
+void client_connection::remove_all_subs() {
+  for (auto& [sid, sub] : subs_) {
+    sub->closed.store(true, std::memory_order_relaxed);
+    srv_.subs().remove(sub);
+  }
+  subs_.clear();
+  num_subs_.store(0, std::memory_order_relaxed);
+}
+
+bool client_connection::check_auth_before_op() {
+  if (!connected_ && srv_.opts().auth_required()) {
+    close_on_strand(close_reason::auth_violation, "Authorization Violation");
+    return false;
+  }
+  return true;
+}
+
+bool client_connection::on_pub(const protocol::pub_op& op) {
+  if (!check_auth_before_op()) return false;
+  if (op.has_headers && !headers_) {
+    log::client().error("{}:{} - cid:{} - message headers not supported", ip_, remote_port_, cid_);
+    close_on_strand(close_reason::protocol_violation, {});
+    return false;
+  }
+  in_msgs_.store(in_msgs_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  in_bytes_.store(in_bytes_.load(std::memory_order_relaxed) + op.headers.size() + op.payload.size(),
+                  std::memory_order_relaxed);
+  if (pedantic_ && !protocol::is_valid_literal_subject(op.subject)) {
+    send(protocol::err_line("Invalid Publish Subject"));
+    return true;
+  }
+  route(message_view{op.subject, op.reply, op.headers, op.payload});
+  if (verbose_) send(protocol::ok_line);
+  return !closed_;
+}
+
+void client_connection::route(const message_view& m) {
+  auto result = srv_.subs().match(m.subject);
+  bool delivered_any = false;
+  auto deliver_one = [&](const std::shared_ptr<subscription>& sp) {
+    subscription& s = *sp;
+    if (s.closed.load(std::memory_order_relaxed)) return false;
+    if (!echo_ && s.owner && s.owner->client_id() == cid_) return false;
+    if (s.max_msgs != 0) {
+      auto n = s.delivered.fetch_add(1, std::memory_order_relaxed) + 1;
+      if (n > s.max_msgs) return false;
+      if (n == s.max_msgs) s.owner->on_max_reached(sp);
+    }
+    if (s.owner->deliver(s, m)) kicks_.push_back(s.owner);
+    ++batch_out_msgs_;
+    batch_out_bytes_ += m.headers.size() + m.payload.size();
+    return true;
+  };
+  for (const auto& sp : result->plain) delivered_any |= deliver_one(sp);
+  for (const auto& group : result->queues) {
+    // One member per group, starting at a random one and skipping members that cannot take it.
+    const std::size_t sz = group.size();
+    const std::size_t start = sz == 1 ? 0 : fast_rand() % sz;
+    for (std::size_t i = 0; i < sz; ++i) {
+      if (deliver_one(group[(start + i) % sz])) {
+        delivered_any = true;
+        break;
+      }
+    }
+  }
+  if (!delivered_any && !m.reply.empty() && no_responders_ && result->empty()) {
+    // No responders: a 503 status to this client only, on its subscription for the reply.
+    auto replies = srv_.subs().match(m.reply);
+    for (const auto& sp : replies->plain) {
+      if (sp->owner.get() == this) {
+        std::string hdr = protocol::header_builder().status(503).add("Nats-Subject", m.subject).finish();
+        std::string out;
+        protocol::append_delivery(out, m.reply, sp->sid, {}, hdr, {}, true);
+        send(out);
+        break;
+      }
+    }
+  }
+}
+
+bool client_connection::on_sub(const protocol::sub_op& op) {
+  if (!check_auth_before_op()) return false;
+  if (!protocol::is_valid_filter(op.subject) ||
+      (!op.queue.empty() && !protocol::is_valid_subject(op.queue))) {
+    send(protocol::err_line("Invalid Subject"));
+    return true;
+  }
+  std::string sid(op.sid);
+  if (subs_.count(sid) == 0) {
+    auto sub = std::make_shared<subscription>();
+    sub->subject = op.subject;
+    sub->queue = op.queue;
+    sub->sid = sid;
+    sub->owner = shared_from_this();
+    if (srv_.subs().insert(sub)) {
+      subs_.emplace(std::move(sid), std::move(sub));
+      num_subs_.store(subs_.size(), std::memory_order_relaxed);
+    }
+  }
+  if (verbose_) send(protocol::ok_line);
+  return true;
+}
+
+bool client_connection::on_unsub(const protocol::unsub_op& op) {
+  if (!check_auth_before_op()) return false;
+  auto it = subs_.find(std::string(op.sid));
+  if (it != subs_.end()) {
+    auto& sub = it->second;
+    if (op.max > 0 && op.max > sub->delivered.load(std::memory_order_relaxed)) {
+      sub->max_msgs = op.max;
+    } else {
+      sub->closed.store(true, std::memory_order_relaxed);
+      srv_.subs().remove(sub);
+      subs_.erase(it);
+      num_subs_.store(subs_.size(), std::memory_order_relaxed);
+    }
+  }
+  if (verbose_) send(protocol::ok_line);
+  return true;
+}
+
+bool client_connection::authenticate(const std::string& user, const std::string& pass,
+                                     const std::string& token) const {
+  const auto& o = srv_.opts();
+  if (!o.auth_token.empty()) return token == o.auth_token;
+  if (!o.user.empty()) return user == o.user && pass == o.password;
+  return true;
+}
+
+bool client_connection::on_connect(const protocol::connect_op& op) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(op.json, ec);
+  if (ec || !v.is_object()) {
+    log::client().error("{}:{} - cid:{} - invalid CONNECT: {}", ip_, remote_port_, cid_, ec ? ec.message() : "not an object");
+    close_on_strand(close_reason::protocol_violation, {});
+    return false;
+  }
+  const auto& o = v.as_object();
+  auto get_bool = [&](const char* k, bool dflt) {
+    auto* p = o.if_contains(k);
+    return p && p->is_bool() ? p->as_bool() : dflt;
+  };
+  auto get_str = [&](const char* k) {
+    auto* p = o.if_contains(k);
+    return p && p->is_string() ? std::string(p->as_string()) : std::string();
+  };
+  verbose_ = get_bool("verbose", verbose_);
+  pedantic_ = get_bool("pedantic", pedantic_);
+  echo_ = get_bool("echo", echo_);
+  headers_ = get_bool("headers", false);
+  no_responders_ = get_bool("no_responders", false);
+  if (auto* p = o.if_contains("protocol"); p && p->is_int64()) {
+    auto proto = p->as_int64();
+    if (proto < 0 || proto > 1) {
+      close_on_strand(close_reason::protocol_violation, "invalid client protocol");
+      return false;
+    }
+  }
+  if (no_responders_ && !headers_) {
+    close_on_strand(close_reason::protocol_violation, "no responders requires headers support");
+    return false;
+  }
+  {
+    std::lock_guard lk(info_mu_);
+    name_ = get_str("name");
+    lang_ = get_str("lang");
+    version_ = get_str("version");
+  }
+  if (srv_.opts().auth_required() && !authenticate(get_str("user"), get_str("pass"), get_str("auth_token"))) {
+    close_on_strand(close_reason::auth_violation, "Authorization Violation");
+    return false;
+  }
+  if (!connected_) {
+    connected_ = true;
+    liveness_timer_.cancel();  // ends the auth timeout; the ping loop re-arms
+  }
+  if (verbose_) send(protocol::ok_line);
+  return true;
+}
+
+bool client_connection::on_ping() {
+  if (!check_auth_before_op()) return false;
+  send(protocol::pong_line);
+  return true;
+}
+
+bool client_connection::on_pong() {
+  pings_out_ = 0;
+  return true;
+}
+
+bool client_connection::on_err(const protocol::err_op& op) {
+  log::client().error("{}:{} - cid:{} - Client Error {}", ip_, remote_port_, cid_, op.text);
+  close_on_strand(close_reason::protocol_violation, {});
+  return false;
+}
+
+connection_snapshot client_connection::snapshot(bool with_subjects) const {
+  connection_snapshot s;
+  s.cid = cid_;
+  s.ip = ip_;
+  s.port = remote_port_;
+  s.start = start_;
+  s.last_activity = std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::nanoseconds(last_activity_ns_.load(std::memory_order_relaxed))));
+  {
+    std::lock_guard lk(info_mu_);
+    s.name = name_;
+    s.lang = lang_;
+    s.version = version_;
+  }
+  {
+    std::lock_guard lk(out_mu_);
+    s.out_msgs = out_msgs_;
+    s.out_bytes = out_bytes_;
+    s.pending_bytes = out_.size() + in_flight_;
+  }
+    s.in_msgs = in_msgs_.load(std::memory_order_relaxed);
+  s.in_bytes = in_bytes_.load(std::memory_order_relaxed);
+  s.subscriptions = num_subs_.load(std::memory_order_relaxed);
+  (void)with_subjects;
+  return s;
+}
+
+}  // namespace jb::server

@@ -1,0 +1,143 @@
+#pragma once
+// One client connection: a read coroutine (read, parse, route), a write coroutine (drain the
+// outbound buffer with large writes) and a liveness coroutine (PING/PONG, auth timeout), all
+// on the connection's strand. Other threads touch it only through deliver()/kick()/close(),
+// which go through the outbound mutex or post to the strand.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "protocol/ops.hpp"
+#include "protocol/parser.hpp"
+#include "server/subscription.hpp"
+
+namespace jb::server {
+
+class server;
+
+enum class close_reason {
+  client_closed,
+  read_error,
+  write_error,
+  protocol_violation,
+  auth_violation,
+  auth_timeout,
+  max_payload,
+  max_control_line,
+  stale_connection,
+  slow_consumer,
+  server_shutdown,
+};
+[[nodiscard]] const char* to_string(close_reason r) noexcept;
+
+struct connection_snapshot {
+  std::uint64_t cid = 0;
+  std::string ip;
+  int port = 0;
+  std::string name, lang, version;
+  std::chrono::system_clock::time_point start;
+  std::chrono::system_clock::time_point last_activity;
+  std::uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0;
+  std::size_t subscriptions = 0;
+  std::size_t pending_bytes = 0;
+  std::vector<std::string> subjects;
+};
+
+class client_connection final : public subscriber, public std::enable_shared_from_this<client_connection> {
+ public:
+  using socket_type = boost::asio::ip::tcp::socket;
+  using strand_type = boost::asio::strand<boost::asio::io_context::executor_type>;
+
+  client_connection(server& srv, socket_type socket, std::uint64_t cid);
+  ~client_connection() override;
+
+  // Sends INFO and starts the coroutines. Call once, from the strand's context or before any
+  // other thread knows the connection.
+  void start();
+
+  // subscriber (any thread).
+  bool deliver(subscription& sub, const message_view& m) override;
+  void kick() override;
+  void on_max_reached(const std::shared_ptr<subscription>& sub) override;
+  [[nodiscard]] std::uint64_t client_id() const noexcept override { return cid_; }
+
+  // Closes the connection (any thread). With err_text, sends `-ERR '<text>'` first.
+  void close(close_reason reason, std::string err_text = {});
+
+  [[nodiscard]] connection_snapshot snapshot(bool with_subjects) const;
+  [[nodiscard]] socket_type::executor_type get_executor() { return socket_.get_executor(); }
+
+  // parse_handler: called by the parser on the strand.
+  bool on_pub(const protocol::pub_op& op);
+  bool on_sub(const protocol::sub_op& op);
+  bool on_unsub(const protocol::unsub_op& op);
+  bool on_connect(const protocol::connect_op& op);
+  bool on_ping();
+  bool on_pong();
+  bool on_info(const protocol::info_op&) { return true; }
+  bool on_ok() { return true; }
+  bool on_err(const protocol::err_op& op);
+
+ private:
+  boost::asio::awaitable<void> read_loop();
+  boost::asio::awaitable<void> write_loop();
+  boost::asio::awaitable<void> liveness_loop();
+
+  void close_on_strand(close_reason reason, const std::string& err_text);
+  void send(std::string_view bytes);  // strand: queue protocol bytes for this client
+  void route(const message_view& m);
+  void flush_kicks();
+  void remove_all_subs();
+  bool check_auth_before_op();
+  bool authenticate(const std::string& user, const std::string& pass, const std::string& token) const;
+
+  server& srv_;
+  socket_type socket_;
+  const std::uint64_t cid_;
+  std::string ip_;
+  int remote_port_ = 0;
+  boost::asio::steady_timer write_signal_;
+  boost::asio::steady_timer liveness_timer_;
+
+  // Strand-only state.
+  std::vector<char> rbuf_;
+  std::size_t rbeg_ = 0, rend_ = 0;
+  protocol::parser_limits limits_;
+  std::unordered_map<std::string, std::shared_ptr<subscription>> subs_;
+  std::vector<std::shared_ptr<subscriber>> kicks_;  // receivers to wake after this read batch
+  bool connected_ = false;  // CONNECT seen
+  bool verbose_ = false, pedantic_ = false, echo_ = true, headers_ = false, no_responders_ = false;
+  int pings_out_ = 0;
+  bool closed_ = false;
+  // Written only on the strand, read by the monitor: single-writer atomics.
+  std::atomic<std::uint64_t> in_msgs_{0}, in_bytes_{0};
+  std::atomic<std::size_t> num_subs_{0};
+  std::uint64_t batch_out_msgs_ = 0, batch_out_bytes_ = 0;  // routed in this read batch
+
+  // Outbound buffer, shared with delivering threads.
+  mutable std::mutex out_mu_;
+  std::string out_;             // guarded by out_mu_
+  std::size_t in_flight_ = 0;   // guarded: bytes handed to the current async_write
+  bool writer_idle_ = false;    // guarded: the writer waits for a kick
+  bool closing_ = false;        // guarded: flush what is queued, then shut down
+  bool drop_output_ = false;    // guarded: slow consumer, discard and close now
+  std::uint64_t out_msgs_ = 0, out_bytes_ = 0;  // guarded
+
+  // Descriptive fields (strand writes, snapshot reads under info_mu_).
+  mutable std::mutex info_mu_;
+  std::string name_, lang_, version_;
+  std::chrono::system_clock::time_point start_;
+  std::atomic<std::int64_t> last_activity_ns_{0};
+};
+
+}  // namespace jb::server

@@ -1,0 +1,64 @@
+#include "server/log.hpp"
+
+#include <unistd.h>
+
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+
+namespace jb::log {
+namespace {
+
+// nats-server's three-letter level tags.
+class level_flag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    static constexpr const char* names[] = {"TRC", "DBG", "INF", "WRN", "ERR", "FTL", "   "};
+    const char* n = names[static_cast<int>(msg.level)];
+    dest.append(n, n + 3);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<level_flag>(); }
+};
+
+std::shared_ptr<spdlog::logger> loggers[5];
+const char* names[5] = {"server", "client", "jetstream", "storage", "monitor"};
+
+std::shared_ptr<spdlog::logger>& get(int i) {
+  if (!loggers[i]) init({});
+  return loggers[i];
+}
+
+}  // namespace
+
+void init(const log_options& o) {
+  spdlog::sink_ptr sink;
+  if (o.file.empty()) sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  else sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(o.file, false);
+  auto fmt = std::make_unique<spdlog::pattern_formatter>(
+      o.utc ? spdlog::pattern_time_type::utc : spdlog::pattern_time_type::local);
+  fmt->add_flag<level_flag>('*');
+  std::string pattern = "[" + std::to_string(::getpid()) + "] ";
+  if (o.logtime) pattern += "%Y/%m/%d %H:%M:%S.%f ";
+  pattern += "[%*] %v";
+  fmt->set_pattern(pattern);
+  sink->set_formatter(std::move(fmt));
+  auto level = o.trace ? spdlog::level::trace : o.debug ? spdlog::level::debug : spdlog::level::info;
+  for (int i = 0; i < 5; ++i) {
+    loggers[i] = std::make_shared<spdlog::logger>(names[i], sink);
+    loggers[i]->set_level(level);
+    loggers[i]->flush_on(spdlog::level::info);
+  }
+}
+
+spdlog::logger& server() { return *get(0); }
+spdlog::logger& client() { return *get(1); }
+spdlog::logger& jetstream() { return *get(2); }
+spdlog::logger& storage() { return *get(3); }
+spdlog::logger& monitor() { return *get(4); }
+
+void fatal(const std::string& msg) {
+  server().critical("{}", msg);
+  server().flush();
+}
+
+}  // namespace jb::log

@@ -1,0 +1,91 @@
+// jetbroker: the daemon. Parses nats-server's flags, sets up logging, runs the server until
+// SIGINT/SIGTERM.
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/json.hpp>
+
+#include "config/cli.hpp"
+#include "server/log.hpp"
+#include "server/server.hpp"
+#include "version.hpp"
+
+namespace {
+
+int fail(const std::string& msg) {
+  jb::log::fatal(msg);
+  return 1;
+}
+
+void write_ports_file(const std::string& dir, const char* argv0, const jb::server::server& srv) {
+  namespace json = boost::json;
+  const auto& o = srv.opts();
+  std::string host = o.host == "0.0.0.0" || o.host == "::" ? "127.0.0.1" : o.host;
+  json::object ports;
+  ports["nats"] = json::array{json::string("nats://" + host + ":" + std::to_string(srv.port()))};
+  if (srv.http_port() > 0) ports["monitoring"] = json::array{json::string("http://" + host + ":" + std::to_string(srv.http_port()))};
+  auto path = std::filesystem::path(dir) /
+              (std::filesystem::path(argv0).filename().string() + "_" + std::to_string(::getpid()) + ".ports");
+  std::ofstream(path) << json::serialize(ports);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = jb::config::parse_command_line(std::span<const char* const>(argv + 1, static_cast<std::size_t>(argc - 1)));
+  if (auto* err = std::get_if<jb::config::cli_error>(&parsed)) {
+    std::fprintf(stderr, "jetbroker: %s\n%s", err->message.c_str(), jb::config::usage_text());
+    return 1;
+  }
+  auto& cli = std::get<jb::config::cli_result>(parsed);
+  switch (cli.action) {
+    case jb::config::cli_action::print_version:
+      std::printf("jetbroker: v%s (nats-server v%s compatible)\n", jb::jetbroker_version, jb::server::nats_compat_version);
+      return 0;
+    case jb::config::cli_action::print_help:
+      std::printf("%s", jb::config::usage_text());
+      return 0;
+    case jb::config::cli_action::test_config:
+      if (cli.opts.config_file.empty()) {
+        std::fprintf(stderr, "jetbroker: must specify [-c, --config] option to check configuration file(s)\n");
+        return 1;
+      }
+      break;
+    case jb::config::cli_action::run:
+      break;
+  }
+  auto& opts = cli.opts;
+  jb::log::init({opts.log_file, opts.debug, opts.trace, opts.logtime, opts.logtime_utc});
+  if (!opts.config_file.empty()) {
+    return fail("configuration file support is not implemented yet: " + opts.config_file);
+  }
+  if (opts.jetstream) {
+    return fail("JetStream is not implemented yet");
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  try {
+    jb::server::server srv(opts);
+    boost::asio::signal_set signals(srv.io(), SIGINT, SIGTERM);
+    signals.async_wait([&](boost::system::error_code ec, int sig) {
+      if (ec) return;
+      jb::log::server().info("Trapped \"{}\" signal", sig == SIGINT ? "interrupt" : "terminated");
+      jb::log::server().info("Initiating Shutdown...");
+      srv.shutdown();
+    });
+    srv.start();
+    if (!opts.pid_file.empty()) std::ofstream(opts.pid_file) << ::getpid();
+    if (!opts.ports_file_dir.empty()) write_ports_file(opts.ports_file_dir, argv[0], srv);
+    srv.run();
+    jb::log::server().info("Server Exiting..");
+    if (!opts.pid_file.empty()) std::filesystem::remove(opts.pid_file);
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+  return 0;
+}

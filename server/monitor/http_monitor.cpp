@@ -1,0 +1,289 @@
+#include "server/monitor/http_monitor.hpp"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <stdexcept>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+
+#include "server/client_connection.hpp"
+#include "server/log.hpp"
+#include "server/server.hpp"
+#include "server/time_util.hpp"
+#include "version.hpp"
+
+namespace jb::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using asio::ip::tcp;
+
+namespace {
+
+std::int64_t rss_bytes() {
+  std::ifstream f("/proc/self/statm");
+  long pages_total = 0, pages_rss = 0;
+  f >> pages_total >> pages_rss;
+  return static_cast<std::int64_t>(pages_rss) * ::sysconf(_SC_PAGESIZE);
+}
+
+double cpu_seconds() {
+  std::ifstream f("/proc/self/stat");
+  std::string tok;
+  long utime = 0, stime = 0;
+  for (int i = 1; i <= 15 && f >> tok; ++i) {
+    if (i == 14) utime = std::stol(tok);
+    if (i == 15) stime = std::stol(tok);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+std::string query_param(std::string_view target, std::string_view key) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view kv = rest.substr(0, amp);
+    auto eq = kv.find('=');
+    if (kv.substr(0, eq) == key) return eq == std::string_view::npos ? "true" : std::string(kv.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    rest = rest.substr(amp + 1);
+  }
+  return {};
+}
+
+}  // namespace
+
+struct http_monitor::impl : std::enable_shared_from_this<impl> {
+  server& srv;
+  tcp::acceptor acceptor;
+  std::chrono::steady_clock::time_point last_cpu_at = std::chrono::steady_clock::now();
+  double last_cpu = cpu_seconds();
+  double cpu_pct = 0;
+  std::mutex mu;
+
+  explicit impl(server& s) : srv(s), acceptor(s.io()) {}
+
+  double cpu_percent() {
+    std::lock_guard lk(mu);
+    auto now = std::chrono::steady_clock::now();
+    double wall = std::chrono::duration<double>(now - last_cpu_at).count();
+    if (wall >= 0.5) {
+      double c = cpu_seconds();
+      cpu_pct = (c - last_cpu) / wall * 100.0;
+      last_cpu = c;
+      last_cpu_at = now;
+    }
+    return cpu_pct;
+  }
+
+  json::object varz() {
+    const auto& o = srv.opts();
+    auto now = std::chrono::system_clock::now();
+    auto& c = srv.counters();
+    json::object v;
+    v["server_id"] = srv.id();
+    v["server_name"] = srv.name();
+    v["version"] = nats_compat_version;
+    v["jetbroker_version"] = jetbroker_version;
+    v["proto"] = 1;
+    v["go"] = "jetbroker";
+    v["host"] = o.host;
+    v["port"] = srv.port();
+    v["auth_required"] = o.auth_required();
+    v["max_connections"] = o.max_connections;
+    v["ping_interval"] = std::chrono::duration_cast<std::chrono::nanoseconds>(o.ping_interval).count();
+    v["ping_max"] = o.max_pings_out;
+    v["http_host"] = o.http_host.empty() ? o.host : o.http_host;
+    v["http_port"] = srv.http_port();
+    v["https_port"] = 0;
+    v["auth_timeout"] = std::chrono::duration<double>(o.auth_timeout).count();
+    v["max_control_line"] = o.max_control_line;
+    v["max_payload"] = o.max_payload;
+    v["max_pending"] = o.max_pending;
+    v["write_deadline"] = std::chrono::duration_cast<std::chrono::nanoseconds>(o.write_deadline).count();
+    v["start"] = rfc3339(srv.start_time());
+    v["now"] = rfc3339(now);
+    v["uptime"] = uptime_string(now - srv.start_time());
+    v["mem"] = rss_bytes();
+    v["cores"] = std::thread::hardware_concurrency();
+    v["cpu"] = cpu_percent();
+    v["connections"] = srv.num_clients();
+    v["total_connections"] = c.total_connections.load();
+    v["routes"] = 0;
+    v["remotes"] = 0;
+    v["leafnodes"] = 0;
+    v["in_msgs"] = c.in_msgs.load();
+    v["out_msgs"] = c.out_msgs.load();
+    v["in_bytes"] = c.in_bytes.load();
+    v["out_bytes"] = c.out_bytes.load();
+    v["slow_consumers"] = c.slow_consumers.load();
+    v["subscriptions"] = srv.subs().count();
+    v["config_load_time"] = rfc3339(srv.start_time());
+    if (o.jetstream) {
+      json::object js;
+      json::object cfg;
+      cfg["store_dir"] = o.store_dir;
+      js["config"] = cfg;
+      v["jetstream"] = js;
+    }
+    return v;
+  }
+
+  json::object connz(std::string_view target) {
+    auto now = std::chrono::system_clock::now();
+    auto conns = srv.clients();
+    std::sort(conns.begin(), conns.end(), [](auto& a, auto& b) { return a->client_id() < b->client_id(); });
+    std::size_t offset = 0, limit = 1024;
+    if (auto s = query_param(target, "offset"); !s.empty()) offset = std::strtoull(s.c_str(), nullptr, 10);
+    if (auto s = query_param(target, "limit"); !s.empty()) limit = std::strtoull(s.c_str(), nullptr, 10);
+    json::array arr;
+    for (std::size_t i = offset; i < conns.size() && arr.size() < limit; ++i) {
+      auto s = conns[i]->snapshot(false);
+      json::object j;
+      j["cid"] = s.cid;
+      j["kind"] = "Client";
+      j["type"] = "nats";
+      j["ip"] = s.ip;
+      j["port"] = s.port;
+      j["start"] = rfc3339(s.start);
+      j["last_activity"] = rfc3339(s.last_activity);
+      j["uptime"] = uptime_string(now - s.start);
+      j["idle"] = uptime_string(now - s.last_activity);
+      j["pending_bytes"] = s.pending_bytes;
+      j["in_msgs"] = s.in_msgs;
+      j["out_msgs"] = s.out_msgs;
+      j["in_bytes"] = s.in_bytes;
+      j["out_bytes"] = s.out_bytes;
+      j["subscriptions"] = s.subscriptions;
+      if (!s.name.empty()) j["name"] = s.name;
+      if (!s.lang.empty()) j["lang"] = s.lang;
+      if (!s.version.empty()) j["version"] = s.version;
+      arr.push_back(std::move(j));
+    }
+    json::object o;
+    o["server_id"] = srv.id();
+    o["now"] = rfc3339(now);
+    o["num_connections"] = arr.size();
+    o["total"] = conns.size();
+    o["offset"] = offset;
+    o["limit"] = limit;
+    o["connections"] = std::move(arr);
+    return o;
+  }
+
+  json::object subsz() {
+    auto st = srv.subs().stats();
+    json::object o;
+    o["server_id"] = srv.id();
+    o["now"] = rfc3339(std::chrono::system_clock::now());
+    o["num_subscriptions"] = st.num_subscriptions;
+    o["num_cache"] = st.num_cache;
+    o["num_inserts"] = st.num_inserts;
+    o["num_removes"] = st.num_removes;
+    o["num_matches"] = st.num_matches;
+    o["cache_hit_rate"] = st.num_matches ? static_cast<double>(st.cache_hits) / static_cast<double>(st.num_matches) : 0.0;
+    o["max_fanout"] = st.max_fanout;
+    o["avg_fanout"] = st.avg_fanout;
+    return o;
+  }
+
+  http::response<http::string_body> handle(const http::request<http::string_body>& req) {
+    std::string_view target(req.target().data(), req.target().size());
+    std::string_view path = target.substr(0, target.find('?'));
+    http::response<http::string_body> res;
+    res.version(req.version());
+    res.keep_alive(req.keep_alive());
+    res.set(http::field::server, "jetbroker");
+    res.set(http::field::access_control_allow_origin, "*");
+    res.set(http::field::content_type, "application/json");
+    json::value body;
+    if (path == "/varz") body = varz();
+    else if (path == "/connz") body = connz(target);
+    else if (path == "/subsz" || path == "/subscriptionsz") body = subsz();
+    else if (path == "/healthz") body = json::object{{"status", "ok"}};
+    else if (path == "/" || path.empty()) {
+      res.set(http::field::content_type, "text/html; charset=utf-8");
+      res.body() = "<html><body><h1>jetbroker</h1><a href=/varz>varz</a> <a href=/connz>connz</a> "
+                   "<a href=/subsz>subsz</a> <a href=/healthz>healthz</a></body></html>";
+      res.result(http::status::ok);
+      res.prepare_payload();
+      return res;
+    } else {
+      res.result(http::status::not_found);
+      res.set(http::field::content_type, "text/plain");
+      res.body() = "404 page not found\n";
+      res.prepare_payload();
+      return res;
+    }
+    res.result(http::status::ok);
+    res.body() = json::serialize(body);
+    res.prepare_payload();
+    return res;
+  }
+
+  asio::awaitable<void> session(tcp::socket sock) {
+    beast::flat_buffer buf;
+    for (;;) {
+      http::request<http::string_body> req;
+      auto [ec, n] = co_await http::async_read(sock, buf, req, asio::as_tuple(asio::use_awaitable));
+      if (ec) break;
+      auto res = handle(req);
+      bool keep = res.keep_alive();
+      auto [wec, wn] = co_await http::async_write(sock, res, asio::as_tuple(asio::use_awaitable));
+      if (wec || !keep) break;
+    }
+    boost::system::error_code ignored;
+    sock.shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
+  void do_accept() {
+    auto self = shared_from_this();
+    acceptor.async_accept(asio::make_strand(srv.io()), [self](boost::system::error_code ec, tcp::socket sock) {
+      if (ec) {
+        if (ec == asio::error::operation_aborted) return;
+        self->do_accept();
+        return;
+      }
+      auto ex = sock.get_executor();
+      asio::co_spawn(ex, [self, s = std::move(sock)]() mutable { return self->session(std::move(s)); }, asio::detached);
+      self->do_accept();
+    });
+  }
+};
+
+http_monitor::http_monitor(server& srv) : impl_(std::make_shared<impl>(srv)) {}
+http_monitor::~http_monitor() = default;
+
+int http_monitor::listen(const tcp::endpoint& ep) {
+  boost::system::error_code ec;
+  auto& a = impl_->acceptor;
+  a.open(ep.protocol(), ec);
+  if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) a.bind(ep, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::runtime_error("Can't listen to the Monitor Port: listen tcp " + ep.address().to_string() + ":" +
+                             std::to_string(ep.port()) + ": bind: " + ec.message());
+  }
+  impl_->do_accept();
+  return a.local_endpoint().port();
+}
+
+void http_monitor::stop() {
+  boost::system::error_code ignored;
+  impl_->acceptor.close(ignored);
+}
+
+}  // namespace jb::server

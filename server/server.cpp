@@ -1,0 +1,193 @@
+#include "server/server.hpp"
+
+#include <random>
+#include <stdexcept>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json.hpp>
+
+#include "server/client_connection.hpp"
+#include "server/log.hpp"
+#include "server/monitor/http_monitor.hpp"
+#include "version.hpp"
+
+namespace jb::server {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+// A server id shaped like nats-server's (a public nkey: 'N' and 55 base32 characters).
+std::string make_server_id() {
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  std::random_device rd;
+  std::mt19937_64 gen((static_cast<std::uint64_t>(rd()) << 32) ^ rd());
+  std::string id = "N";
+  for (int i = 0; i < 55; ++i) id += alphabet[gen() % 32];
+  return id;
+}
+
+tcp::endpoint make_endpoint(const std::string& host, int port) {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) throw std::runtime_error("invalid listen address \"" + host + "\"");
+  return tcp::endpoint(addr, static_cast<unsigned short>(port < 0 ? 0 : port));
+}
+
+std::string host_port(const std::string& host, int port) {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+server::server(config::options opts)
+    : opts_(std::move(opts)),
+      id_(make_server_id()),
+      io_(opts_.worker_threads > 0 ? opts_.worker_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
+      acceptor_(io_) {
+  name_ = opts_.server_name.empty() ? id_ : opts_.server_name;
+}
+
+server::~server() {
+  shutdown();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+}
+
+void server::start() {
+  start_time_ = std::chrono::system_clock::now();
+  log::server().info("Starting nats-server");
+  log::server().info("  Version:  {}", nats_compat_version);
+  log::server().info("  jetbroker: {}", jetbroker_version);
+  log::server().info("  Name:     {}", name_);
+  log::server().info("  ID:       {}", id_);
+
+  if (opts_.http_port != 0) {
+    const std::string& mh = opts_.http_host.empty() ? opts_.host : opts_.http_host;
+    monitor_ = std::make_unique<http_monitor>(*this);
+    http_port_ = monitor_->listen(make_endpoint(mh, opts_.http_port));
+    log::server().info("Starting http monitor on {}", host_port(mh, http_port_));
+  }
+
+  auto ep = make_endpoint(opts_.host, opts_.port);
+  boost::system::error_code ec;
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec && ep.address().is_v6()) acceptor_.set_option(asio::ip::v6_only(false), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::runtime_error("Error listening on port: " + host_port(opts_.host, opts_.port) + ", \"listen tcp " +
+                             host_port(opts_.host, opts_.port) + ": bind: " + ec.message() + "\"");
+  }
+  port_ = acceptor_.local_endpoint().port();
+  log::server().info("Listening for client connections on {}", host_port(opts_.host, port_));
+  do_accept();
+  log::server().info("Server is ready");
+}
+
+void server::do_accept() {
+  acceptor_.async_accept(asio::make_strand(io_), [this](boost::system::error_code ec, tcp::socket sock) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || shutting_down_) return;
+      log::server().error("Error accepting client connection: {}", ec.message());
+      do_accept();
+      return;
+    }
+    if (shutting_down_) return;
+    if (static_cast<int>(num_clients()) >= opts_.max_connections) {
+      std::string err = "-ERR 'maximum connections exceeded'\r\n";
+      boost::system::error_code ignored;
+      asio::write(sock, asio::buffer(err), ignored);
+      sock.close(ignored);
+      do_accept();
+      return;
+    }
+    auto cid = ++next_cid_;
+    counters_.total_connections.fetch_add(1, std::memory_order_relaxed);
+    auto conn = std::make_shared<client_connection>(*this, std::move(sock), cid);
+    {
+      std::lock_guard lk(clients_mu_);
+      clients_.emplace(cid, conn);
+    }
+    asio::post(conn->get_executor(), [conn] { conn->start(); });
+    do_accept();
+  });
+}
+
+void server::run() {
+  unsigned n = opts_.worker_threads > 0 ? static_cast<unsigned>(opts_.worker_threads)
+                                        : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 1; i < n; ++i) threads_.emplace_back([this] { io_.run(); });
+  io_.run();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+}
+
+void server::shutdown() {
+  if (shutting_down_.exchange(true)) return;
+  asio::post(io_, [this] {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    if (monitor_) monitor_->stop();
+    for (auto& c : clients()) c->close(close_reason::server_shutdown);
+    wait_for_drain(200);
+  });
+}
+
+void server::wait_for_drain(int tries_left) {
+  // Clients flush what they have queued and close; then the io_context is stopped, which also
+  // ends idle monitoring sessions. Bounded at about two seconds.
+  if (live_connections.load() == 0 || tries_left == 0) {
+    io_.stop();
+    return;
+  }
+  auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(10));
+  t->async_wait([this, t, tries_left](boost::system::error_code) { wait_for_drain(tries_left - 1); });
+}
+
+void server::remove_client(std::uint64_t cid) {
+  std::lock_guard lk(clients_mu_);
+  clients_.erase(cid);
+}
+
+std::vector<std::shared_ptr<client_connection>> server::clients() const {
+  std::lock_guard lk(clients_mu_);
+  std::vector<std::shared_ptr<client_connection>> v;
+  v.reserve(clients_.size());
+  for (auto& [id, c] : clients_) v.push_back(c);
+  return v;
+}
+
+std::size_t server::num_clients() const {
+  std::lock_guard lk(clients_mu_);
+  return clients_.size();
+}
+
+std::string server::info_json(std::uint64_t cid, const std::string& client_ip) const {
+  boost::json::object o;
+  o["server_id"] = id_;
+  o["server_name"] = name_;
+  o["version"] = nats_compat_version;
+  o["proto"] = 1;
+  o["go"] = "jetbroker";
+  o["host"] = opts_.host;
+  o["port"] = port_;
+  o["headers"] = true;
+  if (opts_.auth_required()) o["auth_required"] = true;
+  o["max_payload"] = opts_.max_payload;
+  if (opts_.jetstream) o["jetstream"] = true;
+  o["client_id"] = cid;
+  o["client_ip"] = client_ip;
+  return boost::json::serialize(o);
+}
+
+}  // namespace jb::server

@@ -1,0 +1,97 @@
+#pragma once
+// The broker: owns the io_context and its threads, the client listener, the subscription
+// index, the registry of connections, the monitoring endpoint and (with -js) JetStream.
+//
+// Thread affinity: constructed and started on the main thread; after run() starts, all work
+// happens on the io_context's threads. Member functions marked "any thread" are thread-safe.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+
+#include "config/options.hpp"
+#include "server/sublist.hpp"
+
+namespace jb::server {
+
+class client_connection;
+class http_monitor;
+
+// Compatibility level we report to clients in INFO `version` (nats-server release whose
+// client-visible behaviour jetbroker implements). Our own version is jb::jetbroker_version.
+inline constexpr const char* nats_compat_version = "2.11.0";
+
+struct server_counters {
+  std::atomic<std::uint64_t> in_msgs{0}, in_bytes{0}, out_msgs{0}, out_bytes{0};
+  std::atomic<std::uint64_t> slow_consumers{0}, total_connections{0};
+};
+
+class server {
+ public:
+  explicit server(config::options opts);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Binds the listeners and logs the start-up banner. Throws std::runtime_error with a
+  // nats-server-style message when a port cannot be bound.
+  void start();
+  // Runs the io_context on the worker threads until shutdown() completes. Blocks.
+  void run();
+  // Graceful stop: stop accepting, flush and close clients, stop the threads. Any thread.
+  void shutdown();
+
+  [[nodiscard]] int port() const noexcept { return port_; }
+  [[nodiscard]] int http_port() const noexcept { return http_port_; }
+  [[nodiscard]] const config::options& opts() const noexcept { return opts_; }
+  [[nodiscard]] const std::string& id() const noexcept { return id_; }
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  [[nodiscard]] sublist& subs() noexcept { return subs_; }
+  [[nodiscard]] server_counters& counters() noexcept { return counters_; }
+  [[nodiscard]] std::chrono::system_clock::time_point start_time() const noexcept { return start_time_; }
+  [[nodiscard]] boost::asio::io_context& io() noexcept { return io_; }
+
+  // Connection registry (any thread).
+  void remove_client(std::uint64_t cid);
+  [[nodiscard]] std::vector<std::shared_ptr<client_connection>> clients() const;
+  [[nodiscard]] std::size_t num_clients() const;
+  // Connections whose object still exists (closing ones included); shutdown waits for zero.
+  std::atomic<std::int64_t> live_connections{0};
+
+  // INFO JSON for one connection.
+  [[nodiscard]] std::string info_json(std::uint64_t cid, const std::string& client_ip) const;
+
+ private:
+  void do_accept();
+  void wait_for_drain(int tries_left);
+
+  config::options opts_;
+  std::string id_, name_;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  int port_ = 0;
+  int http_port_ = 0;
+  sublist subs_;
+  server_counters counters_;
+  std::chrono::system_clock::time_point start_time_;
+  std::atomic<std::uint64_t> next_cid_{0};
+  std::atomic<bool> shutting_down_{false};
+
+  mutable std::mutex clients_mu_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<client_connection>> clients_;
+
+  std::unique_ptr<http_monitor> monitor_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace jb::server

@@ -1,0 +1,49 @@
+#pragma once
+// A subscription: one SUB of a client, or an internal interest (JetStream API, stream capture).
+// Owned by shared_ptr; the sublist and in-flight match results hold references, so a
+// subscription outlives its removal until every delivery that matched it has finished.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace jb::server {
+
+class subscriber;
+
+struct subscription {
+  std::string subject;  // may hold wildcards
+  std::string queue;    // empty: not in a queue group
+  std::string sid;      // client-chosen id, echoed in MSG
+  std::shared_ptr<subscriber> owner;
+  std::atomic<std::uint64_t> delivered{0};
+  std::uint64_t max_msgs = 0;  // 0: unlimited (UNSUB <sid> <max>); written on the owner's executor
+  std::atomic<bool> closed{false};
+};
+
+// One message on its way to subscribers; views valid only during delivery.
+struct message_view {
+  std::string_view subject;
+  std::string_view reply;
+  std::string_view headers;  // empty: no headers
+  std::string_view payload;
+};
+
+// Everything that can receive messages from the router: client connections and internal
+// handlers (JetStream). deliver() is called from any thread, concurrently.
+class subscriber {
+ public:
+  virtual ~subscriber() = default;
+  // Queues the message for `sub`. Returns true when the caller must call kick() on this
+  // subscriber after its current batch (the receiver's writer is idle and needs waking).
+  virtual bool deliver(subscription& sub, const message_view& m) = 0;
+  // Wakes the receiver; called at most once per batch for each subscriber that asked for it.
+  virtual void kick() {}
+  // Called once when `sub` reached its auto-unsubscribe limit.
+  virtual void on_max_reached(const std::shared_ptr<subscription>& sub) {}
+  // Identity used for echo suppression: the client connection id, 0 for internal subscribers.
+  [[nodiscard]] virtual std::uint64_t client_id() const noexcept { return 0; }
+};
+
+}  // namespace jb::server

@@ -1,0 +1,16 @@
+#pragma once
+// Time formatting as nats-server's JSON writes it: RFC 3339 in UTC with nanoseconds and `Z`,
+// and Go-style durations for /varz uptime.
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace jb::server {
+
+// 2024-01-02T03:04:05.123456789Z (trailing zeros of the fraction trimmed, as Go does).
+[[nodiscard]] std::string rfc3339(std::chrono::system_clock::time_point t);
+[[nodiscard]] std::string rfc3339_ns(std::int64_t unix_ns);
+// nats-server's uptime format: 1d2h3m4s.
+[[nodiscard]] std::string uptime_string(std::chrono::nanoseconds d);
+
+}  // namespace jb::server
