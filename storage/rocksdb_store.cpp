@@ -1,0 +1,1266 @@
+#include "storage/rocksdb_store.hpp"
+
+#include "storage/key_codec.hpp"
+#include "storage/logger.hpp"
+#include "storage/memory_store.hpp"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/table_properties_collectors.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <fstream>
+#include <limits>
+#include <stop_token>
+#include <thread>
+
+namespace jb::storage {
+
+namespace cdc = codec;
+
+namespace detail {
+
+struct db_ctx {
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::ColumnFamilyHandle* meta = nullptr;
+  rocksdb::ColumnFamilyHandle* msgs = nullptr;
+  rocksdb::ColumnFamilyHandle* subj = nullptr;
+  rocksdb::ColumnFamilyHandle* ttl = nullptr;
+  rocksdb::ColumnFamilyHandle* cons = nullptr;
+  rocksdb::WriteOptions wo;       // per the sync policy
+  rocksdb::WriteOptions wo_sync;  // catalog changes: always fsynced
+  std::mutex sync_mu;
+  std::condition_variable_any sync_cv;
+  std::jthread syncer;
+
+  ~db_ctx() {
+    if (syncer.joinable()) {
+      syncer.request_stop();
+      syncer.join();
+    }
+    if (db) {
+      for (auto* h : handles) ignore_status(db->DestroyColumnFamilyHandle(h));
+      ignore_status(db->Close());
+    }
+  }
+  static void ignore_status(const rocksdb::Status&) {}
+};
+
+}  // namespace detail
+
+namespace {
+
+constexpr std::string_view marker_name = "JETBROKER_STORE";
+constexpr std::string_view marker_text = "jetbroker store format 1\n";
+constexpr std::size_t point_delete_limit = 32;  // above this, removals use DeleteRange
+constexpr std::size_t probe_scan_limit = 256;   // wildcard lookups scan this far before probing subjects
+constexpr stream_seq max_seq = std::numeric_limits<stream_seq>::max();
+
+errc errc_of(const rocksdb::Status& s) { return s.IsCorruption() ? errc::store_corrupt : errc::io_error; }
+
+result<void> check(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return {};
+  logger()->error("rocksdb {} failed: {}", what, s.ToString());
+  return errc_of(s);
+}
+
+// An iterator with its bounds kept alive beside it.
+class bounded_iter {
+ public:
+  bounded_iter(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string lo, std::string hi)
+      : lo_(std::move(lo)), hi_(std::move(hi)), slo_(lo_), shi_(hi_) {
+    rocksdb::ReadOptions ro;
+    ro.iterate_lower_bound = &slo_;
+    ro.iterate_upper_bound = &shi_;
+    it_.reset(db->NewIterator(ro, cf));
+  }
+  rocksdb::Iterator* operator->() const { return it_.get(); }
+  const std::string& lo() const { return lo_; }
+
+ private:
+  std::string lo_, hi_;
+  rocksdb::Slice slo_, shi_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+std::string_view sv(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+std::uint64_t msg_size(const cdc::msg_view& m) {
+  return file_store_msg_size(m.subject.size(), m.hdr.size(), m.data.size());
+}
+
+// Persisted per-stream summary: meta 'T'+id.
+struct persisted_state {
+  stream_seq floor = 0;  // no stored message has seq < floor
+  stream_seq last = 0;
+  timestamp_ns last_ts = 0;
+  std::uint64_t msgs = 0;
+  std::uint64_t bytes = 0;
+};
+
+std::string encode_state(const persisted_state& p) {
+  std::string v;
+  cdc::put_u64(v, p.floor);
+  cdc::put_u64(v, p.last);
+  cdc::put_u64(v, static_cast<std::uint64_t>(p.last_ts));
+  cdc::put_u64(v, p.msgs);
+  cdc::put_u64(v, p.bytes);
+  return v;
+}
+
+bool decode_state(std::string_view v, persisted_state& p) {
+  if (v.size() != 40) return false;
+  p.floor = cdc::get_u64(v.data());
+  p.last = cdc::get_u64(v.data() + 8);
+  p.last_ts = static_cast<timestamp_ns>(cdc::get_u64(v.data() + 16));
+  p.msgs = cdc::get_u64(v.data() + 24);
+  p.bytes = cdc::get_u64(v.data() + 32);
+  return true;
+}
+
+std::string u64_value(std::uint64_t v) {
+  std::string s;
+  cdc::put_u64(s, v);
+  return s;
+}
+
+}  // namespace
+
+// =============================================================================================
+// rocksdb_stream_store
+// =============================================================================================
+
+class rocksdb_stream_store final : public stream_store {
+ public:
+  rocksdb_stream_store(detail::db_ctx* ctx, std::string name, std::uint64_t id)
+      : ctx_(ctx), name_(std::move(name)), id_(id) {}
+
+  result<void> load();
+  void mark_closed() noexcept { closed_ = true; }
+
+  storage_type type() const noexcept override { return storage_type::file; }
+  const std::string& name() const noexcept override { return name_; }
+  result<stream_seq> append(const append_request& req) override {
+    return append_batch(std::span<const append_request>(&req, 1));
+  }
+  result<stream_seq> append_batch(std::span<const append_request> reqs) override;
+  result<stored_msg> load(stream_seq seq) const override;
+  using stream_store::load_next;
+  result<stored_msg> load_next(stream_seq start, filter_set filters) const override;
+  result<stored_msg> load_last(std::string_view filter) const override;
+  result<bool> remove(stream_seq seq) override;
+  result<std::uint64_t> purge(const purge_request& req) override;
+  stream_state state(state_detail d) const override;
+  std::map<std::string, std::uint64_t> subject_counts(std::string_view filter) const override;
+  std::uint64_t num_pending(stream_seq start, filter_set filters, last_per_subject lps) const override;
+  result<std::uint64_t> enforce_max_msgs(std::uint64_t max) override;
+  result<std::uint64_t> enforce_max_bytes(std::uint64_t max) override;
+  result<std::uint64_t> expire_before(timestamp_ns cutoff) override;
+  result<std::uint64_t> enforce_max_msgs_per_subject(std::uint64_t max,
+                                                     std::optional<std::string_view> subject) override;
+  result<std::uint64_t> expire_ttl(timestamp_ns now) override;
+  std::optional<timestamp_ns> next_ttl_deadline() const override;
+  result<std::uint64_t> set_first_seq(stream_seq seq) override;
+
+ private:
+  // A removal being staged into one WriteBatch.
+  struct removal {
+    rocksdb::WriteBatch wb;
+    std::unordered_map<std::string, std::uint64_t> dec;  // subject -> removed messages
+    std::uint64_t msgs = 0;
+    std::uint64_t bytes = 0;
+    stream_seq floor = 0;
+    stream_seq new_last = 0;
+    bool first_removed = false;
+    bool clear_all = false;
+  };
+
+  removal start_removal() const {
+    removal r;
+    r.floor = floor_;
+    r.new_last = st_.last_seq;
+    return r;
+  }
+  void stage_point(removal& r, stream_seq seq, const cdc::msg_view& m, bool delete_subj_key);
+  result<std::uint64_t> commit(removal& r);
+  void refresh_first();
+  result<stored_msg> read(stream_seq seq) const;
+  result<stored_msg> decode(stream_seq seq, std::string_view v) const;
+  // Removes the longest run of oldest messages for which pred(seq, msg, removed_msgs, removed_bytes)
+  // holds, with DeleteRange when it is long.
+  template <class Pred>
+  result<std::uint64_t> remove_head(Pred pred);
+  // Removes, for each (subject, count), the `count` oldest messages of that subject, stopping at
+  // seq >= up_to when up_to != 0.
+  result<std::uint64_t> remove_subject_heads(const std::vector<std::pair<std::string, std::uint64_t>>& todo,
+                                             stream_seq up_to);
+  result<std::uint64_t> clear_all(stream_seq new_last);
+  std::vector<std::string> matching_subjects(filter_set filters) const;
+  std::optional<stream_seq> subject_first_at_or_after(bounded_iter& it, const std::string& s, stream_seq start) const;
+  std::optional<stream_seq> subject_last(bounded_iter& it, const std::string& s) const;
+  std::uint64_t count_keys(rocksdb::ColumnFamilyHandle* cf, std::string lo, std::string hi) const;
+
+  detail::db_ctx* ctx_;
+  std::string name_;
+  std::uint64_t id_;
+  stream_seq floor_ = 0;
+  stream_state st_;
+  std::unordered_map<std::string, std::uint64_t> counts_;
+  bool closed_ = false;
+};
+
+result<void> rocksdb_stream_store::load() {
+  std::string v;
+  auto s = ctx_->db->Get(rocksdb::ReadOptions(), ctx_->meta, cdc::meta_key('T', id_), &v);
+  persisted_state p;
+  if (s.IsNotFound()) {
+    p = {};
+  } else if (!s.ok()) {
+    return check(s, "read stream state");
+  } else if (!decode_state(v, p)) {
+    logger()->error("stream '{}': malformed state record ({} bytes)", name_, v.size());
+    return errc::corrupt_record;
+  }
+  floor_ = p.floor;
+  st_.last_seq = p.last;
+  st_.last_ts = p.last_ts;
+  st_.msgs = p.msgs;
+  st_.bytes = p.bytes;
+  // Per-subject counts: O(subjects), never O(messages).
+  const std::string lo = cdc::meta_key('C', id_);
+  bounded_iter it(ctx_->db.get(), ctx_->meta, lo, cdc::meta_key('C', id_ + 1));
+  std::uint64_t total = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->value().size() != 8) return errc::corrupt_record;
+    const auto n = cdc::get_u64(it->value().data());
+    counts_.emplace(std::string(sv(it->key()).substr(lo.size())), n);
+    total += n;
+  }
+  if (auto r = check(it->status(), "load subject counts"); !r) return r;
+  if (total != st_.msgs) {
+    logger()->error("stream '{}': subject counts sum to {} but state says {} messages", name_, total, st_.msgs);
+    return errc::corrupt_record;
+  }
+  if (st_.msgs == 0) {
+    st_.first_seq = floor_;
+    st_.first_ts = 0;
+  } else {
+    refresh_first();
+    if (st_.first_seq > st_.last_seq) return errc::corrupt_record;
+  }
+  return {};
+}
+
+void rocksdb_stream_store::refresh_first() {
+  bounded_iter it(ctx_->db.get(), ctx_->msgs, cdc::msg_key(id_, floor_), cdc::msg_key(id_, st_.last_seq + 1));
+  it->SeekToFirst();
+  cdc::msg_view m;
+  if (it->Valid() && cdc::decode_msg(sv(it->value()), m)) {
+    st_.first_seq = cdc::get_u64(it->key().data() + 8);
+    st_.first_ts = m.ts;
+    floor_ = st_.first_seq;
+  } else {
+    logger()->error("stream '{}': {} messages accounted but none found from seq {}", name_, st_.msgs, floor_);
+    st_.first_seq = st_.last_seq + 1;
+    st_.first_ts = 0;
+  }
+}
+
+result<stream_seq> rocksdb_stream_store::append_batch(std::span<const append_request> reqs) {
+  if (closed_) return errc::closed;
+  if (reqs.empty()) return errc::invalid_argument;
+  for (const auto& r : reqs) {
+    if (!detail::valid_store_subject(r.subject) || r.subject.size() > 0xffff) return errc::bad_subject;
+    if (r.ttl_ns < 0 || r.hdr.size() > 0xffffffffu) return errc::invalid_argument;
+  }
+  rocksdb::WriteBatch wb;
+  std::string val;
+  std::unordered_map<std::string_view, std::uint64_t> added;
+  stream_seq seq = st_.last_seq;
+  std::uint64_t bytes = 0;
+  for (const auto& r : reqs) {
+    ++seq;
+    const timestamp_ns expires = r.ttl_ns > 0 ? r.ts + r.ttl_ns : 0;
+    cdc::encode_msg(val, r.ts, expires, r.subject, r.hdr, r.data);
+    wb.Put(ctx_->msgs, cdc::msg_key(id_, seq), val);
+    wb.Put(ctx_->subj, cdc::subj_key(id_, r.subject, seq), rocksdb::Slice());
+    if (expires) wb.Put(ctx_->ttl, cdc::ttl_key(id_, expires, seq), rocksdb::Slice());
+    ++added[r.subject];
+    bytes += file_store_msg_size(r.subject.size(), r.hdr.size(), r.data.size());
+  }
+  std::string key;
+  for (const auto& [s, n] : added) {
+    auto it = counts_.find(std::string(s));
+    const std::uint64_t c = (it == counts_.end() ? 0 : it->second) + n;
+    wb.Put(ctx_->meta, cdc::meta_key('C', id_, s), u64_value(c));
+  }
+  const persisted_state p{floor_, seq, reqs.back().ts, st_.msgs + reqs.size(), st_.bytes + bytes};
+  wb.Put(ctx_->meta, cdc::meta_key('T', id_), encode_state(p));
+  if (auto r = check(ctx_->db->Write(ctx_->wo, &wb), "append"); !r) return r.error();
+  for (const auto& [s, n] : added) counts_[std::string(s)] += n;
+  const stream_seq first = st_.last_seq + 1;
+  if (st_.msgs == 0) {
+    st_.first_seq = first;
+    st_.first_ts = reqs.front().ts;
+  }
+  st_.last_seq = seq;
+  st_.last_ts = p.last_ts;
+  st_.msgs = p.msgs;
+  st_.bytes = p.bytes;
+  return first;
+}
+
+result<stored_msg> rocksdb_stream_store::decode(stream_seq seq, std::string_view v) const {
+  cdc::msg_view m;
+  if (!cdc::decode_msg(v, m)) {
+    logger()->error("stream '{}': malformed message record at seq {}", name_, seq);
+    return errc::corrupt_record;
+  }
+  return stored_msg{seq, m.ts, m.expires, std::string(m.subject), std::string(m.hdr), std::string(m.data)};
+}
+
+result<stored_msg> rocksdb_stream_store::read(stream_seq seq) const {
+  rocksdb::PinnableSlice v;
+  auto s = ctx_->db->Get(rocksdb::ReadOptions(), ctx_->msgs, cdc::msg_key(id_, seq), &v);
+  if (s.IsNotFound()) return errc::msg_not_found;
+  if (auto r = check(s, "load"); !r) return r.error();
+  return decode(seq, sv(v));
+}
+
+result<stored_msg> rocksdb_stream_store::load(stream_seq seq) const {
+  if (closed_) return errc::closed;
+  if (st_.msgs == 0 || seq < st_.first_seq || seq > st_.last_seq) return errc::msg_not_found;
+  return read(seq);
+}
+
+std::vector<std::string> rocksdb_stream_store::matching_subjects(filter_set filters) const {
+  std::vector<std::string> out;
+  bool all_literal = !filters.empty();
+  for (const auto& f : filters) all_literal = all_literal && detail::is_literal(f);
+  if (all_literal) {
+    for (const auto& f : filters) {
+      if (counts_.contains(f) && std::find(out.begin(), out.end(), f) == out.end()) out.push_back(f);
+    }
+    return out;
+  }
+  for (const auto& [s, _] : counts_) {
+    if (detail::matches_any(filters, s)) out.push_back(s);
+  }
+  return out;
+}
+
+std::optional<stream_seq> rocksdb_stream_store::subject_first_at_or_after(bounded_iter& it, const std::string& s,
+                                                                           stream_seq start) const {
+  const std::string prefix = cdc::subj_prefix(id_, s);
+  it->Seek(cdc::subj_key(id_, s, start));
+  if (!it->Valid() || !it->key().starts_with(prefix) || it->key().size() != prefix.size() + 8) return std::nullopt;
+  return cdc::get_u64(it->key().data() + prefix.size());
+}
+
+std::optional<stream_seq> rocksdb_stream_store::subject_last(bounded_iter& it, const std::string& s) const {
+  const std::string prefix = cdc::subj_prefix(id_, s);
+  it->SeekForPrev(cdc::subj_key(id_, s, max_seq));
+  if (!it->Valid() || !it->key().starts_with(prefix) || it->key().size() != prefix.size() + 8) return std::nullopt;
+  return cdc::get_u64(it->key().data() + prefix.size());
+}
+
+result<stored_msg> rocksdb_stream_store::load_next(stream_seq start, filter_set filters) const {
+  if (closed_) return errc::closed;
+  if (!detail::valid_filters(filters)) return errc::bad_subject;
+  start = std::max(start, st_.first_seq);
+  if (st_.msgs == 0 || start > st_.last_seq) return errc::msg_not_found;
+  const bool all = detail::matches_all(filters);
+  bool all_literal = !all;
+  for (const auto& f : filters) all_literal = all_literal && detail::is_literal(f);
+  if (!all_literal) {
+    // Sequential scan: the answer when every message matches, and usually soon when many do.
+    bounded_iter it(ctx_->db.get(), ctx_->msgs, cdc::msg_key(id_, start), cdc::msg_key(id_, st_.last_seq + 1));
+    std::size_t scanned = 0;
+    for (it->SeekToFirst(); it->Valid() && (all || scanned < probe_scan_limit); it->Next(), ++scanned) {
+      cdc::msg_view m;
+      if (!cdc::decode_msg(sv(it->value()), m)) return errc::corrupt_record;
+      if (all || detail::matches_any(filters, m.subject)) return decode(cdc::get_u64(it->key().data() + 8), sv(it->value()));
+    }
+    if (auto r = check(it->status(), "scan"); !r) return r.error();
+    if (!it->Valid()) return errc::msg_not_found;
+  }
+  // Probe the subject index of every matching subject.
+  bounded_iter it(ctx_->db.get(), ctx_->subj, cdc::id_key(id_), cdc::id_key(id_ + 1));
+  std::optional<stream_seq> best;
+  for (const auto& s : matching_subjects(filters)) {
+    auto seq = subject_first_at_or_after(it, s, start);
+    if (seq && (!best || *seq < *best)) best = seq;
+  }
+  if (auto r = check(it->status(), "subject index"); !r) return r.error();
+  if (!best) return errc::msg_not_found;
+  return read(*best);
+}
+
+result<stored_msg> rocksdb_stream_store::load_last(std::string_view filter) const {
+  if (closed_) return errc::closed;
+  if (!detail::valid_filter(filter)) return errc::bad_subject;
+  if (st_.msgs == 0) return errc::msg_not_found;
+  const bool all = detail::matches_all(filter);
+  if (all || !detail::is_literal(filter)) {
+    bounded_iter it(ctx_->db.get(), ctx_->msgs, cdc::msg_key(id_, st_.first_seq), cdc::msg_key(id_, st_.last_seq + 1));
+    std::size_t scanned = 0;
+    for (it->SeekToLast(); it->Valid() && (all || scanned < probe_scan_limit); it->Prev(), ++scanned) {
+      cdc::msg_view m;
+      if (!cdc::decode_msg(sv(it->value()), m)) return errc::corrupt_record;
+      if (all || detail::matches(filter, m.subject)) return decode(cdc::get_u64(it->key().data() + 8), sv(it->value()));
+    }
+    if (auto r = check(it->status(), "scan"); !r) return r.error();
+    if (!it->Valid()) return errc::msg_not_found;
+  }
+  const std::string f(filter);
+  bounded_iter it(ctx_->db.get(), ctx_->subj, cdc::id_key(id_), cdc::id_key(id_ + 1));
+  std::optional<stream_seq> best;
+  for (const auto& s : matching_subjects(filter_set(&f, 1))) {
+    auto seq = subject_last(it, s);
+    if (seq && (!best || *seq > *best)) best = seq;
+  }
+  if (auto r = check(it->status(), "subject index"); !r) return r.error();
+  if (!best) return errc::msg_not_found;
+  return read(*best);
+}
+
+void rocksdb_stream_store::stage_point(removal& r, stream_seq seq, const cdc::msg_view& m, bool delete_subj_key) {
+  r.wb.Delete(ctx_->msgs, cdc::msg_key(id_, seq));
+  if (delete_subj_key) r.wb.Delete(ctx_->subj, cdc::subj_key(id_, m.subject, seq));
+  if (m.expires) r.wb.Delete(ctx_->ttl, cdc::ttl_key(id_, m.expires, seq));
+  ++r.dec[std::string(m.subject)];
+  ++r.msgs;
+  r.bytes += msg_size(m);
+  if (seq == st_.first_seq) {
+    r.first_removed = true;
+    r.floor = std::max(r.floor, seq + 1);
+  }
+}
+
+result<std::uint64_t> rocksdb_stream_store::commit(removal& r) {
+  const std::uint64_t msgs = st_.msgs - r.msgs;
+  const std::uint64_t bytes = st_.bytes - r.bytes;
+  for (const auto& [s, d] : r.dec) {
+    auto it = counts_.find(s);
+    const std::uint64_t c = it == counts_.end() ? 0 : it->second - std::min(it->second, d);
+    if (c == 0) r.wb.Delete(ctx_->meta, cdc::meta_key('C', id_, s));
+    else r.wb.Put(ctx_->meta, cdc::meta_key('C', id_, s), u64_value(c));
+  }
+  const stream_seq floor = msgs == 0 ? r.new_last + 1 : r.floor;
+  r.wb.Put(ctx_->meta, cdc::meta_key('T', id_), encode_state({floor, r.new_last, st_.last_ts, msgs, bytes}));
+  if (auto res = check(ctx_->db->Write(ctx_->wo, &r.wb), "remove"); !res) return res.error();
+  if (r.clear_all) {
+    counts_.clear();
+  } else {
+    for (const auto& [s, d] : r.dec) {
+      auto it = counts_.find(s);
+      if (it == counts_.end()) continue;
+      if (it->second <= d) counts_.erase(it);
+      else it->second -= d;
+    }
+  }
+  st_.msgs = msgs;
+  st_.bytes = bytes;
+  st_.last_seq = r.new_last;
+  floor_ = floor;
+  if (msgs == 0) {
+    st_.first_seq = st_.last_seq + 1;
+    st_.first_ts = 0;
+  } else if (r.first_removed || floor_ > st_.first_seq) {
+    refresh_first();
+  }
+  return r.msgs;
+}
+
+result<bool> rocksdb_stream_store::remove(stream_seq seq) {
+  if (closed_) return errc::closed;
+  if (st_.msgs == 0 || seq < st_.first_seq || seq > st_.last_seq) return false;
+  rocksdb::PinnableSlice v;
+  auto s = ctx_->db->Get(rocksdb::ReadOptions(), ctx_->msgs, cdc::msg_key(id_, seq), &v);
+  if (s.IsNotFound()) return false;
+  if (auto r = check(s, "remove"); !r) return {boost::system::in_place_error, r.error()};
+  cdc::msg_view m;
+  if (!cdc::decode_msg(sv(v), m)) return {boost::system::in_place_error, make_error_code(errc::corrupt_record)};
+  auto r = start_removal();
+  stage_point(r, seq, m, true);
+  auto n = commit(r);
+  if (!n) return {boost::system::in_place_error, n.error()};
+  return true;
+}
+
+template <class Pred>
+result<std::uint64_t> rocksdb_stream_store::remove_head(Pred pred) {
+  if (st_.msgs == 0) return 0;
+  auto r = start_removal();
+  stream_seq cut = st_.last_seq + 1;
+  std::vector<std::pair<stream_seq, std::string>> points;  // for short runs
+  {
+    bounded_iter it(ctx_->db.get(), ctx_->msgs, cdc::msg_key(id_, st_.first_seq), cdc::msg_key(id_, st_.last_seq + 1));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const stream_seq seq = cdc::get_u64(it->key().data() + 8);
+      cdc::msg_view m;
+      if (!cdc::decode_msg(sv(it->value()), m)) return errc::corrupt_record;
+      if (!pred(seq, m, r.msgs, r.bytes)) {
+        cut = seq;
+        break;
+      }
+      if (m.expires) r.wb.Delete(ctx_->ttl, cdc::ttl_key(id_, m.expires, seq));
+      ++r.dec[std::string(m.subject)];
+      ++r.msgs;
+      r.bytes += msg_size(m);
+      if (points.size() <= point_delete_limit) points.emplace_back(seq, std::string(m.subject));
+    }
+    if (auto res = check(it->status(), "scan"); !res) return res.error();
+  }
+  if (r.msgs == 0) return 0;
+  if (r.msgs <= point_delete_limit) {
+    for (const auto& [seq, subj] : points) {
+      r.wb.Delete(ctx_->msgs, cdc::msg_key(id_, seq));
+      r.wb.Delete(ctx_->subj, cdc::subj_key(id_, subj, seq));
+    }
+  } else {
+    // One range tombstone for the messages and one per touched subject in the index: scans and
+    // seeks after a purge of millions of messages stay as fast as on a fresh store.
+    r.wb.DeleteRange(ctx_->msgs, cdc::msg_key(id_, 0), cdc::msg_key(id_, cut));
+    for (const auto& [s, _] : r.dec) r.wb.DeleteRange(ctx_->subj, cdc::subj_key(id_, s, 0), cdc::subj_key(id_, s, cut));
+  }
+  r.first_removed = true;
+  r.floor = cut;
+  return commit(r);
+}
+
+result<std::uint64_t> rocksdb_stream_store::clear_all(stream_seq new_last) {
+  auto r = start_removal();
+  r.clear_all = true;
+  r.wb.DeleteRange(ctx_->msgs, cdc::id_key(id_), cdc::id_key(id_ + 1));
+  r.wb.DeleteRange(ctx_->subj, cdc::id_key(id_), cdc::id_key(id_ + 1));
+  r.wb.DeleteRange(ctx_->ttl, cdc::id_key(id_), cdc::id_key(id_ + 1));
+  r.wb.DeleteRange(ctx_->meta, cdc::meta_key('C', id_), cdc::meta_key('C', id_ + 1));
+  r.msgs = st_.msgs;
+  r.bytes = st_.bytes;
+  r.new_last = new_last;
+  r.floor = new_last + 1;
+  auto n = commit(r);
+  return n;
+}
+
+result<std::uint64_t> rocksdb_stream_store::remove_subject_heads(
+    const std::vector<std::pair<std::string, std::uint64_t>>& todo, stream_seq up_to) {
+  auto r = start_removal();
+  for (const auto& [s, count] : todo) {
+    if (count == 0) continue;
+    const std::string prefix = cdc::subj_prefix(id_, s);
+    std::string hi = prefix;
+    hi.back() = '\x01';
+    bounded_iter it(ctx_->db.get(), ctx_->subj, prefix, hi);
+    std::uint64_t taken = 0;
+    stream_seq last_taken = 0;
+    for (it->SeekToFirst(); it->Valid() && taken < count; it->Next()) {
+      const stream_seq seq = cdc::get_u64(it->key().data() + prefix.size());
+      if (up_to && seq >= up_to) break;
+      rocksdb::PinnableSlice v;
+      auto st = ctx_->db->Get(rocksdb::ReadOptions(), ctx_->msgs, cdc::msg_key(id_, seq), &v);
+      if (auto res = check(st, "purge read"); !res) return res.error();
+      cdc::msg_view m;
+      if (!cdc::decode_msg(sv(v), m)) return errc::corrupt_record;
+      stage_point(r, seq, m, count <= point_delete_limit);
+      ++taken;
+      last_taken = seq;
+    }
+    if (auto res = check(it->status(), "subject index"); !res) return res.error();
+    if (taken && count > point_delete_limit) {
+      r.wb.DeleteRange(ctx_->subj, cdc::subj_key(id_, s, 0), cdc::subj_key(id_, s, last_taken + 1));
+    }
+  }
+  if (r.msgs == 0) return 0;
+  return commit(r);
+}
+
+result<std::uint64_t> rocksdb_stream_store::purge(const purge_request& req) {
+  if (closed_) return errc::closed;
+  if (req.up_to && req.keep) return errc::invalid_argument;
+  if (!detail::valid_filter(req.filter)) return errc::bad_subject;
+  result<std::uint64_t> n = std::uint64_t{0};
+  if (detail::matches_all(req.filter)) {
+    if (req.keep) {
+      const std::uint64_t drop = st_.msgs > req.keep ? st_.msgs - req.keep : 0;
+      n = remove_head([drop](stream_seq, const cdc::msg_view&, std::uint64_t removed, std::uint64_t) { return removed < drop; });
+    } else if (req.up_to && req.up_to <= st_.last_seq) {
+      const stream_seq cut = req.up_to;
+      n = remove_head([cut](stream_seq seq, const cdc::msg_view&, std::uint64_t, std::uint64_t) { return seq < cut; });
+    } else {
+      n = clear_all(req.up_to ? std::max(st_.last_seq, req.up_to - 1) : st_.last_seq);
+      return n;
+    }
+  } else {
+    std::vector<std::pair<std::string, std::uint64_t>> todo;
+    const filter_set fs(&req.filter, 1);
+    for (const auto& [s, c] : counts_) {
+      if (!detail::matches_any(fs, s)) continue;
+      const std::uint64_t take = req.keep ? (c > req.keep ? c - req.keep : 0) : c;
+      if (take) todo.emplace_back(s, take);
+    }
+    n = remove_subject_heads(todo, req.up_to);
+  }
+  if (!n) return n;
+  if (*n == 0 && st_.msgs == 0 && st_.first_seq != st_.last_seq + 1) {
+    // Purging an empty (never written) stream still moves first_seq past last_seq, as nats does.
+    auto r = start_removal();
+    auto c = commit(r);
+    if (!c) return c.error();
+  }
+  return n;
+}
+
+stream_state rocksdb_stream_store::state(state_detail d) const {
+  stream_state s = st_;
+  s.num_subjects = counts_.size();
+  s.num_deleted = s.msgs ? s.last_seq - s.first_seq + 1 - s.msgs : 0;
+  if (d == state_detail::with_deleted && s.num_deleted && !closed_) {
+    bounded_iter it(ctx_->db.get(), ctx_->msgs, cdc::msg_key(id_, s.first_seq), cdc::msg_key(id_, s.last_seq + 1));
+    stream_seq expect = s.first_seq;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const stream_seq seq = cdc::get_u64(it->key().data() + 8);
+      for (; expect < seq; ++expect) s.deleted.push_back(expect);
+      expect = seq + 1;
+    }
+  }
+  return s;
+}
+
+std::map<std::string, std::uint64_t> rocksdb_stream_store::subject_counts(std::string_view filter) const {
+  std::map<std::string, std::uint64_t> out;
+  for (const auto& [s, c] : counts_) {
+    if (detail::matches(filter, s)) out.emplace(s, c);
+  }
+  return out;
+}
+
+std::uint64_t rocksdb_stream_store::count_keys(rocksdb::ColumnFamilyHandle* cf, std::string lo, std::string hi) const {
+  bounded_iter it(ctx_->db.get(), cf, std::move(lo), std::move(hi));
+  std::uint64_t n = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+  return n;
+}
+
+std::uint64_t rocksdb_stream_store::num_pending(stream_seq start, filter_set filters, last_per_subject lps) const {
+  if (closed_ || st_.msgs == 0 || start > st_.last_seq) return 0;
+  if (lps == last_per_subject::yes) {
+    const auto subs = matching_subjects(filters);
+    if (start <= st_.first_seq) return subs.size();
+    bounded_iter it(ctx_->db.get(), ctx_->subj, cdc::id_key(id_), cdc::id_key(id_ + 1));
+    std::uint64_t n = 0;
+    for (const auto& s : subs) {
+      auto last = subject_last(it, s);
+      if (last && *last >= start) ++n;
+    }
+    return n;
+  }
+  const bool before_mid = start - st_.first_seq < st_.last_seq - start;  // count the shorter side
+  if (detail::matches_all(filters)) {
+    if (start <= st_.first_seq) return st_.msgs;
+    if (before_mid) return st_.msgs - count_keys(ctx_->msgs, cdc::msg_key(id_, st_.first_seq), cdc::msg_key(id_, start));
+    return count_keys(ctx_->msgs, cdc::msg_key(id_, start), cdc::msg_key(id_, st_.last_seq + 1));
+  }
+  std::uint64_t n = 0;
+  for (const auto& s : matching_subjects(filters)) {
+    const std::uint64_t c = counts_.at(s);
+    if (start <= st_.first_seq) n += c;
+    else if (before_mid) n += c - count_keys(ctx_->subj, cdc::subj_key(id_, s, 0), cdc::subj_key(id_, s, start));
+    else n += count_keys(ctx_->subj, cdc::subj_key(id_, s, start), cdc::subj_key(id_, s, max_seq));
+  }
+  return n;
+}
+
+result<std::uint64_t> rocksdb_stream_store::enforce_max_msgs(std::uint64_t max) {
+  if (closed_) return errc::closed;
+  if (st_.msgs <= max) return 0;
+  const std::uint64_t drop = st_.msgs - max;
+  return remove_head([drop](stream_seq, const cdc::msg_view&, std::uint64_t removed, std::uint64_t) { return removed < drop; });
+}
+
+result<std::uint64_t> rocksdb_stream_store::enforce_max_bytes(std::uint64_t max) {
+  if (closed_) return errc::closed;
+  if (st_.bytes <= max) return 0;
+  const std::uint64_t excess = st_.bytes - max;
+  return remove_head([excess](stream_seq, const cdc::msg_view&, std::uint64_t, std::uint64_t removed_bytes) {
+    return removed_bytes < excess;
+  });
+}
+
+result<std::uint64_t> rocksdb_stream_store::expire_before(timestamp_ns cutoff) {
+  if (closed_) return errc::closed;
+  if (st_.msgs == 0 || st_.first_ts >= cutoff) return 0;
+  return remove_head([cutoff](stream_seq, const cdc::msg_view& m, std::uint64_t, std::uint64_t) { return m.ts < cutoff; });
+}
+
+result<std::uint64_t> rocksdb_stream_store::enforce_max_msgs_per_subject(std::uint64_t max,
+                                                                        std::optional<std::string_view> subject) {
+  if (closed_) return errc::closed;
+  std::vector<std::pair<std::string, std::uint64_t>> todo;
+  if (subject) {
+    if (auto it = counts_.find(std::string(*subject)); it != counts_.end() && it->second > max) {
+      todo.emplace_back(it->first, it->second - max);
+    }
+  } else {
+    for (const auto& [s, c] : counts_) {
+      if (c > max) todo.emplace_back(s, c - max);
+    }
+  }
+  if (todo.empty()) return 0;
+  return remove_subject_heads(todo, 0);
+}
+
+result<std::uint64_t> rocksdb_stream_store::expire_ttl(timestamp_ns now) {
+  if (closed_) return errc::closed;
+  if (now < 0) return 0;
+  auto r = start_removal();
+  {
+    bounded_iter it(ctx_->db.get(), ctx_->ttl, cdc::id_key(id_), cdc::ttl_key(id_, now, max_seq));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const stream_seq seq = cdc::get_u64(it->key().data() + 16);
+      rocksdb::PinnableSlice v;
+      auto st = ctx_->db->Get(rocksdb::ReadOptions(), ctx_->msgs, cdc::msg_key(id_, seq), &v);
+      if (st.IsNotFound()) {  // stale index entry: drop it
+        r.wb.Delete(ctx_->ttl, it->key());
+        continue;
+      }
+      if (auto res = check(st, "ttl read"); !res) return res.error();
+      cdc::msg_view m;
+      if (!cdc::decode_msg(sv(v), m)) return errc::corrupt_record;
+      stage_point(r, seq, m, true);
+    }
+    if (auto res = check(it->status(), "ttl index"); !res) return res.error();
+  }
+  if (r.msgs == 0) return 0;
+  return commit(r);
+}
+
+std::optional<timestamp_ns> rocksdb_stream_store::next_ttl_deadline() const {
+  if (closed_) return std::nullopt;
+  bounded_iter it(ctx_->db.get(), ctx_->ttl, cdc::id_key(id_), cdc::id_key(id_ + 1));
+  it->SeekToFirst();
+  if (!it->Valid()) return std::nullopt;
+  return static_cast<timestamp_ns>(cdc::get_u64(it->key().data() + 8));
+}
+
+result<std::uint64_t> rocksdb_stream_store::set_first_seq(stream_seq seq) {
+  if (closed_) return errc::closed;
+  if (seq == 0) return errc::invalid_argument;
+  return clear_all(seq - 1);
+}
+
+// =============================================================================================
+// rocksdb_consumer_store: cons CF keys cid(8) 'a' -> delivered+ack floor (32 bytes),
+// cid(8) 'p' sseq(8) -> consumer seq(8) ts(8), cid(8) 'r' sseq(8) -> redelivery count(8).
+// =============================================================================================
+
+class rocksdb_consumer_store final : public detail::consumer_store_base {
+ public:
+  rocksdb_consumer_store(detail::db_ctx* ctx, std::string name, std::string config, std::uint64_t cid,
+                         std::string meta_key)
+      : consumer_store_base(std::move(name), std::move(config)), ctx_(ctx), cid_(cid), meta_key_(std::move(meta_key)) {}
+
+  result<void> load() {
+    std::string v;
+    auto s = ctx_->db->Get(rocksdb::ReadOptions(), ctx_->cons, key('a'), &v);
+    if (!s.IsNotFound()) {
+      if (auto r = check(s, "consumer state"); !r) return r;
+      if (v.size() != 32) return errc::corrupt_record;
+      state_.delivered = {cdc::get_u64(v.data()), cdc::get_u64(v.data() + 8)};
+      state_.ack_floor = {cdc::get_u64(v.data() + 16), cdc::get_u64(v.data() + 24)};
+    }
+    {
+      bounded_iter it(ctx_->db.get(), ctx_->cons, key('p'), key('q'));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        if (it->key().size() != 17 || it->value().size() != 16) return errc::corrupt_record;
+        state_.pending[cdc::get_u64(it->key().data() + 9)] =
+            pending_entry{cdc::get_u64(it->value().data()), static_cast<timestamp_ns>(cdc::get_u64(it->value().data() + 8))};
+      }
+      if (auto r = check(it->status(), "consumer pending"); !r) return r;
+    }
+    bounded_iter it(ctx_->db.get(), ctx_->cons, key('r'), key('s'));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (it->key().size() != 17 || it->value().size() != 8) return errc::corrupt_record;
+      state_.redelivered[cdc::get_u64(it->key().data() + 9)] = cdc::get_u64(it->value().data());
+    }
+    return check(it->status(), "consumer redelivered");
+  }
+
+ private:
+  std::string key(char tag, std::optional<stream_seq> seq = std::nullopt) const {
+    std::string k = cdc::id_key(cid_);
+    k.push_back(tag);
+    if (seq) cdc::put_u64(k, *seq);
+    return k;
+  }
+  std::string seqs_value(const seq_pair& d, const seq_pair& a) const {
+    std::string v;
+    cdc::put_u64(v, d.consumer);
+    cdc::put_u64(v, d.stream);
+    cdc::put_u64(v, a.consumer);
+    cdc::put_u64(v, a.stream);
+    return v;
+  }
+  static std::string pending_value(const pending_entry& p) {
+    std::string v;
+    cdc::put_u64(v, p.seq);
+    cdc::put_u64(v, static_cast<std::uint64_t>(p.ts));
+    return v;
+  }
+  result<void> persist(const detail::consumer_delta& d) override {
+    rocksdb::WriteBatch wb;
+    wb.Put(ctx_->cons, key('a'), seqs_value(d.delivered, d.ack_floor));
+    if (d.del_pending) wb.Delete(ctx_->cons, key('p', *d.del_pending));
+    if (d.put_pending) wb.Put(ctx_->cons, key('p', d.put_pending->first), pending_value(d.put_pending->second));
+    if (d.del_redelivered) wb.Delete(ctx_->cons, key('r', *d.del_redelivered));
+    if (d.put_redelivered) wb.Put(ctx_->cons, key('r', d.put_redelivered->first), u64_value(d.put_redelivered->second));
+    return check(ctx_->db->Write(ctx_->wo, &wb), "consumer update");
+  }
+  result<void> persist_full(const consumer_state& st) override {
+    rocksdb::WriteBatch wb;
+    wb.DeleteRange(ctx_->cons, key('p'), key('s'));
+    wb.Put(ctx_->cons, key('a'), seqs_value(st.delivered, st.ack_floor));
+    for (const auto& [s, p] : st.pending) wb.Put(ctx_->cons, key('p', s), pending_value(p));
+    for (const auto& [s, c] : st.redelivered) wb.Put(ctx_->cons, key('r', s), u64_value(c));
+    return check(ctx_->db->Write(ctx_->wo, &wb), "consumer state");
+  }
+  result<void> persist_config(std::string_view cfg) override {
+    std::string v = cdc::id_key(cid_);
+    v.append(cfg);
+    return check(ctx_->db->Put(ctx_->wo_sync, ctx_->meta, meta_key_, v), "consumer config");
+  }
+
+  detail::db_ctx* ctx_;
+  std::uint64_t cid_;
+  std::string meta_key_;
+};
+
+// =============================================================================================
+// rocksdb_env
+// =============================================================================================
+
+namespace {
+
+void set_detail(std::string* out, const std::string& msg) {
+  logger()->error("{}", msg);
+  if (out) *out = msg;
+}
+
+result<void> check_dir(const std::filesystem::path& dir, std::string* detail_out) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    fs::create_directories(dir, ec);
+    if (ec) {
+      set_detail(detail_out, "cannot create store directory " + dir.string() + ": " + ec.message());
+      return errc::io_error;
+    }
+  }
+  if (!fs::is_directory(dir, ec)) {
+    set_detail(detail_out, "store path " + dir.string() + " is not a directory");
+    return errc::foreign_store;
+  }
+  bool has_marker = false, has_db = false;
+  std::vector<std::string> foreign;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const auto n = e.path().filename().string();
+    if (n == marker_name) has_marker = true;
+    else if (n == "db" && e.is_directory()) has_db = true;
+    else foreign.push_back(n);
+  }
+  if (ec) {
+    set_detail(detail_out, "cannot list store directory " + dir.string() + ": " + ec.message());
+    return errc::io_error;
+  }
+  if (!has_marker && (has_db || !foreign.empty())) {
+    set_detail(detail_out, "store directory " + dir.string() + " is not empty and is not a jetbroker store (no " +
+                               std::string(marker_name) + "; found '" + (foreign.empty() ? "db" : foreign.front()) + "')");
+    return errc::foreign_store;
+  }
+  if (!foreign.empty()) {
+    set_detail(detail_out, "unexpected file '" + foreign.front() + "' in store directory " + dir.string());
+    return errc::foreign_store;
+  }
+  const auto marker = dir / marker_name;
+  if (has_marker) {
+    std::ifstream in(marker, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text != marker_text) {
+      set_detail(detail_out, "store marker " + marker.string() + " holds an unknown format version: '" +
+                                 text.substr(0, 64) + "'");
+      return errc::version_mismatch;
+    }
+    if (!has_db) {
+      set_detail(detail_out, "store directory " + dir.string() + " has a marker but its database 'db/' is missing");
+      return errc::store_corrupt;
+    }
+    return {};
+  }
+  // Fresh directory: write the marker.
+  {
+    std::ofstream out(marker, std::ios::binary | std::ios::trunc);
+    out << marker_text;
+    out.flush();
+    if (!out) {
+      set_detail(detail_out, "cannot write store marker " + marker.string());
+      return errc::io_error;
+    }
+  }
+  return {};
+}
+
+const std::vector<std::string>& cf_names() {
+  static const std::vector<std::string> names{rocksdb::kDefaultColumnFamilyName, "meta", "msgs", "subj", "ttl", "cons"};
+  return names;
+}
+
+}  // namespace
+
+result<std::unique_ptr<rocksdb_env>> rocksdb_env::open(const rocksdb_env_options& opts, std::string* detail_out) {
+  if (auto r = check_dir(opts.dir, detail_out); !r) return r.error();
+  const std::string db_path = (opts.dir / "db").string();
+
+  rocksdb::DBOptions dbo;
+  dbo.create_if_missing = true;
+  dbo.create_missing_column_families = true;
+  dbo.max_total_wal_size = opts.max_total_wal_size;
+  dbo.max_background_jobs = 2;
+  dbo.avoid_flush_during_recovery = true;  // reopen after kill -9 replays the (short) WAL, no flush
+  dbo.keep_log_file_num = 3;
+  dbo.max_log_file_size = 4u << 20;
+  dbo.paranoid_checks = true;
+  dbo.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+
+  rocksdb::BlockBasedTableOptions bto;
+  bto.block_cache = rocksdb::NewLRUCache(opts.block_cache_size);
+  auto table_factory = std::shared_ptr<rocksdb::TableFactory>(rocksdb::NewBlockBasedTableFactory(bto));
+
+  auto cf_opts = [&](std::string_view name) {
+    rocksdb::ColumnFamilyOptions o;
+    o.table_factory = table_factory;
+    o.write_buffer_size = name == "msgs" ? opts.write_buffer_size : std::max<std::size_t>(opts.write_buffer_size / 4, 1u << 20);
+    o.max_write_buffer_number = 3;
+    o.compression = rocksdb::kNoCompression;
+    if (name == "msgs" || name == "subj") {
+      // Files dense with deletions get compacted first (queue pattern, RocksDB wiki).
+      o.table_properties_collector_factories.push_back(rocksdb::NewCompactOnDeletionCollectorFactory(10000, 5000));
+    }
+    return o;
+  };
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const auto& n : cf_names()) cfs.emplace_back(n, cf_opts(n));
+
+  // Refuse a RocksDB database that is not ours (unknown column families).
+  {
+    std::vector<std::string> existing;
+    auto s = rocksdb::DB::ListColumnFamilies(dbo, db_path, &existing);
+    if (s.ok()) {
+      for (const auto& e : existing) {
+        if (std::find(cf_names().begin(), cf_names().end(), e) == cf_names().end()) {
+          set_detail(detail_out, "database " + db_path + " has unknown column family '" + e + "'");
+          return errc::foreign_store;
+        }
+      }
+    }
+  }
+
+  auto ctx = std::make_unique<detail::db_ctx>();
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(dbo, db_path, cfs, &ctx->handles, &raw);
+  if (!s.ok()) {
+    set_detail(detail_out, "cannot open store database " + db_path + ": " + s.ToString());
+    return errc_of(s);
+  }
+  ctx->db.reset(raw);
+  ctx->meta = ctx->handles[1];
+  ctx->msgs = ctx->handles[2];
+  ctx->subj = ctx->handles[3];
+  ctx->ttl = ctx->handles[4];
+  ctx->cons = ctx->handles[5];
+  ctx->wo.sync = opts.sync_always;
+  ctx->wo_sync.sync = true;
+  if (!opts.sync_always && opts.sync_interval.count() > 0) {
+    auto* c = ctx.get();
+    const auto interval = opts.sync_interval;
+    ctx->syncer = std::jthread([c, interval](std::stop_token st) {
+      std::unique_lock lk(c->sync_mu);
+      while (!st.stop_requested()) {
+        c->sync_cv.wait_for(lk, st, interval, [] { return false; });
+        if (st.stop_requested()) break;
+        lk.unlock();
+        if (auto r = c->db->SyncWAL(); !r.ok()) logger()->warn("periodic WAL sync failed: {}", r.ToString());
+        lk.lock();
+      }
+    });
+  }
+  std::unique_ptr<rocksdb_env> env(new rocksdb_env(std::move(ctx)));
+  if (auto r = env->load_catalog(); !r) {
+    set_detail(detail_out, "store catalog in " + db_path + " is unreadable: " + r.error().message());
+    return r.error();
+  }
+  return env;
+}
+
+rocksdb_env::rocksdb_env(std::unique_ptr<detail::db_ctx> ctx) : ctx_(std::move(ctx)) {}
+
+rocksdb_env::~rocksdb_env() { close_all(); }
+
+void rocksdb_env::close_all() noexcept {
+  std::lock_guard lk(mu_);
+  for (auto& [_, m] : streams_) {
+    if (m.store) {
+      if (auto* f = dynamic_cast<rocksdb_stream_store*>(m.store.get())) f->mark_closed();
+      if (auto* mem = dynamic_cast<memory_stream_store*>(m.store.get())) mem->mark_closed();
+    }
+    for (auto& [__, c] : m.consumers) static_cast<detail::consumer_store_base*>(c.get())->mark_closed();
+  }
+}
+
+// meta 'S' name -> id(8) type(1) config ; meta 'N' -> next id ; meta 'K' sid(8) name -> cid(8) config
+result<void> rocksdb_env::load_catalog() {
+  std::string v;
+  auto s = ctx_->db->Get(rocksdb::ReadOptions(), ctx_->meta, "N", &v);
+  if (s.ok()) {
+    if (v.size() != 8) return errc::corrupt_record;
+    next_id_ = cdc::get_u64(v.data());
+  } else if (!s.IsNotFound()) {
+    return check(s, "catalog");
+  }
+  bounded_iter it(ctx_->db.get(), ctx_->meta, "S", "T");
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const auto val = sv(it->value());
+    if (val.size() < 9 || (val[8] != 1 && val[8] != 2)) return errc::corrupt_record;
+    stream_meta m;
+    m.id = cdc::get_u64(val.data());
+    m.type = static_cast<storage_type>(val[8]);
+    m.config.assign(val.substr(9));
+    if (m.id >= next_id_) return errc::corrupt_record;
+    streams_.emplace(std::string(sv(it->key()).substr(1)), std::move(m));
+  }
+  return check(it->status(), "catalog");
+}
+
+result<void> rocksdb_env::write_stream_meta(std::string_view name, const stream_meta& m) {
+  std::string v = cdc::id_key(m.id);
+  v.push_back(static_cast<char>(m.type));
+  v.append(m.config);
+  std::string k = "S";
+  k.append(name);
+  return check(ctx_->db->Put(ctx_->wo_sync, ctx_->meta, k, v), "stream config");
+}
+
+result<std::shared_ptr<stream_store>> rocksdb_env::open_locked(const std::string& name, stream_meta& m) {
+  if (m.store) return m.store;
+  if (m.type == storage_type::memory) {
+    m.store = std::make_shared<memory_stream_store>(name);
+    return m.store;
+  }
+  auto st = std::make_shared<rocksdb_stream_store>(ctx_.get(), name, m.id);
+  if (auto r = st->load(); !r) {
+    logger()->error("cannot open stream '{}': {}", name, r.error().message());
+    return r.error();
+  }
+  m.store = st;
+  return m.store;
+}
+
+result<std::shared_ptr<stream_store>> rocksdb_env::create_stream(std::string_view name, storage_type type,
+                                                                 std::string_view config_json) {
+  if (!detail::valid_name(name)) return errc::invalid_argument;
+  std::lock_guard lk(mu_);
+  if (streams_.contains(name)) return errc::stream_exists;
+  stream_meta m;
+  m.id = next_id_;
+  m.type = type;
+  m.config.assign(config_json);
+  rocksdb::WriteBatch wb;
+  std::string v = cdc::id_key(m.id);
+  v.push_back(static_cast<char>(m.type));
+  v.append(m.config);
+  wb.Put(ctx_->meta, "S" + std::string(name), v);
+  wb.Put(ctx_->meta, "N", u64_value(m.id + 1));
+  if (auto r = check(ctx_->db->Write(ctx_->wo_sync, &wb), "create stream"); !r) return r.error();
+  ++next_id_;
+  auto [it, _] = streams_.emplace(std::string(name), std::move(m));
+  return open_locked(it->first, it->second);
+}
+
+result<std::shared_ptr<stream_store>> rocksdb_env::open_stream(std::string_view name) {
+  std::lock_guard lk(mu_);
+  auto it = streams_.find(name);
+  if (it == streams_.end()) return errc::stream_not_found;
+  return open_locked(it->first, it->second);
+}
+
+result<void> rocksdb_env::delete_stream(std::string_view name) {
+  std::lock_guard lk(mu_);
+  auto it = streams_.find(name);
+  if (it == streams_.end()) return errc::stream_not_found;
+  const auto id = it->second.id;
+  rocksdb::WriteBatch wb;
+  wb.Delete(ctx_->meta, "S" + std::string(name));
+  wb.Delete(ctx_->meta, cdc::meta_key('T', id));
+  wb.DeleteRange(ctx_->meta, cdc::meta_key('C', id), cdc::meta_key('C', id + 1));
+  wb.DeleteRange(ctx_->msgs, cdc::id_key(id), cdc::id_key(id + 1));
+  wb.DeleteRange(ctx_->subj, cdc::id_key(id), cdc::id_key(id + 1));
+  wb.DeleteRange(ctx_->ttl, cdc::id_key(id), cdc::id_key(id + 1));
+  {
+    bounded_iter ci(ctx_->db.get(), ctx_->meta, cdc::meta_key('K', id), cdc::meta_key('K', id + 1));
+    for (ci->SeekToFirst(); ci->Valid(); ci->Next()) {
+      if (ci->value().size() < 8) continue;
+      const auto cid = cdc::get_u64(ci->value().data());
+      wb.DeleteRange(ctx_->cons, cdc::id_key(cid), cdc::id_key(cid + 1));
+    }
+  }
+  wb.DeleteRange(ctx_->meta, cdc::meta_key('K', id), cdc::meta_key('K', id + 1));
+  if (auto r = check(ctx_->db->Write(ctx_->wo_sync, &wb), "delete stream"); !r) return r;
+  if (auto& st = it->second.store) {
+    if (auto* f = dynamic_cast<rocksdb_stream_store*>(st.get())) f->mark_closed();
+    if (auto* mem = dynamic_cast<memory_stream_store*>(st.get())) mem->mark_closed();
+  }
+  for (auto& [_, c] : it->second.consumers) static_cast<detail::consumer_store_base*>(c.get())->mark_closed();
+  streams_.erase(it);
+  return {};
+}
+
+std::vector<stream_entry> rocksdb_env::streams() const {
+  std::lock_guard lk(mu_);
+  std::vector<stream_entry> out;
+  for (const auto& [n, m] : streams_) out.push_back({n, m.type, m.config});
+  return out;
+}
+
+result<void> rocksdb_env::put_stream_config(std::string_view name, std::string_view config_json) {
+  std::lock_guard lk(mu_);
+  auto it = streams_.find(name);
+  if (it == streams_.end()) return errc::stream_not_found;
+  stream_meta copy;
+  copy.id = it->second.id;
+  copy.type = it->second.type;
+  copy.config.assign(config_json);
+  if (auto r = write_stream_meta(name, copy); !r) return r;
+  it->second.config = std::move(copy.config);
+  return {};
+}
+
+result<std::string> rocksdb_env::stream_config(std::string_view name) const {
+  std::lock_guard lk(mu_);
+  auto it = streams_.find(name);
+  if (it == streams_.end()) return errc::stream_not_found;
+  return it->second.config;
+}
+
+result<std::shared_ptr<consumer_store>> rocksdb_env::create_consumer(std::string_view stream, std::string_view name,
+                                                                     std::string_view config_json) {
+  if (!detail::valid_name(name)) return errc::invalid_argument;
+  std::lock_guard lk(mu_);
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return errc::stream_not_found;
+  const std::string key = cdc::meta_key('K', it->second.id, name);
+  std::string existing;
+  auto s = ctx_->db->Get(rocksdb::ReadOptions(), ctx_->meta, key, &existing);
+  if (s.ok()) return errc::consumer_exists;
+  if (!s.IsNotFound()) return check(s, "consumer lookup").error();
+  const std::uint64_t cid = next_id_;
+  rocksdb::WriteBatch wb;
+  std::string v = cdc::id_key(cid);
+  v.append(config_json);
+  wb.Put(ctx_->meta, key, v);
+  wb.Put(ctx_->meta, "N", u64_value(cid + 1));
+  if (auto r = check(ctx_->db->Write(ctx_->wo_sync, &wb), "create consumer"); !r) return r.error();
+  ++next_id_;
+  std::shared_ptr<consumer_store> c;
+  if (it->second.type == storage_type::memory) {
+    auto* ctx = ctx_.get();
+    c = std::make_shared<memory_consumer_store>(std::string(name), std::string(config_json),
+                                                [ctx, key, cid](std::string_view cfg) -> result<void> {
+                                                  std::string val = cdc::id_key(cid);
+                                                  val.append(cfg);
+                                                  return check(ctx->db->Put(ctx->wo_sync, ctx->meta, key, val), "consumer config");
+                                                });
+  } else {
+    c = std::make_shared<rocksdb_consumer_store>(ctx_.get(), std::string(name), std::string(config_json), cid, key);
+  }
+  it->second.consumers.emplace(std::string(name), c);
+  return c;
+}
+
+result<std::shared_ptr<consumer_store>> rocksdb_env::open_consumer(std::string_view stream, std::string_view name) {
+  std::lock_guard lk(mu_);
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return errc::stream_not_found;
+  if (auto c = it->second.consumers.find(name); c != it->second.consumers.end()) return c->second;
+  const std::string key = cdc::meta_key('K', it->second.id, name);
+  std::string v;
+  auto s = ctx_->db->Get(rocksdb::ReadOptions(), ctx_->meta, key, &v);
+  if (s.IsNotFound()) return errc::consumer_not_found;
+  if (auto r = check(s, "consumer lookup"); !r) return r.error();
+  if (v.size() < 8) return errc::corrupt_record;
+  const std::uint64_t cid = cdc::get_u64(v.data());
+  std::shared_ptr<consumer_store> c;
+  if (it->second.type == storage_type::memory) {
+    auto* ctx = ctx_.get();
+    c = std::make_shared<memory_consumer_store>(std::string(name), v.substr(8),
+                                                [ctx, key, cid](std::string_view cfg) -> result<void> {
+                                                  std::string val = cdc::id_key(cid);
+                                                  val.append(cfg);
+                                                  return check(ctx->db->Put(ctx->wo_sync, ctx->meta, key, val), "consumer config");
+                                                });
+  } else {
+    auto rc = std::make_shared<rocksdb_consumer_store>(ctx_.get(), std::string(name), v.substr(8), cid, key);
+    if (auto r = rc->load(); !r) return r.error();
+    c = rc;
+  }
+  it->second.consumers.emplace(std::string(name), c);
+  return c;
+}
+
+result<void> rocksdb_env::delete_consumer(std::string_view stream, std::string_view name) {
+  std::lock_guard lk(mu_);
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return errc::stream_not_found;
+  const std::string key = cdc::meta_key('K', it->second.id, name);
+  std::string v;
+  auto s = ctx_->db->Get(rocksdb::ReadOptions(), ctx_->meta, key, &v);
+  if (s.IsNotFound()) return errc::consumer_not_found;
+  if (auto r = check(s, "consumer lookup"); !r) return r;
+  if (v.size() < 8) return errc::corrupt_record;
+  const std::uint64_t cid = cdc::get_u64(v.data());
+  rocksdb::WriteBatch wb;
+  wb.Delete(ctx_->meta, key);
+  wb.DeleteRange(ctx_->cons, cdc::id_key(cid), cdc::id_key(cid + 1));
+  if (auto r = check(ctx_->db->Write(ctx_->wo_sync, &wb), "delete consumer"); !r) return r;
+  if (auto c = it->second.consumers.find(name); c != it->second.consumers.end()) {
+    static_cast<detail::consumer_store_base*>(c->second.get())->mark_closed();
+    it->second.consumers.erase(c);
+  }
+  return {};
+}
+
+result<std::vector<std::string>> rocksdb_env::consumer_names(std::string_view stream) const {
+  std::lock_guard lk(mu_);
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return errc::stream_not_found;
+  const std::string lo = cdc::meta_key('K', it->second.id);
+  bounded_iter ci(ctx_->db.get(), ctx_->meta, lo, cdc::meta_key('K', it->second.id + 1));
+  std::vector<std::string> out;
+  for (ci->SeekToFirst(); ci->Valid(); ci->Next()) out.emplace_back(sv(ci->key()).substr(lo.size()));
+  if (auto r = check(ci->status(), "consumer list"); !r) return r.error();
+  return out;
+}
+
+result<void> rocksdb_env::sync_wal() { return check(ctx_->db->SyncWAL(), "sync wal"); }
+
+result<void> rocksdb_env::flush() {
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  return check(ctx_->db->Flush(fo, ctx_->handles), "flush");
+}
+
+}  // namespace jb::storage
