@@ -112,14 +112,14 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
   while (pos < n) {
     const char* base = in.data() + pos;
     const std::size_t avail = n - pos;
+    // A byte that cannot start any operation is an error right away, as nats-server's byte
+    // state machine reports it on the first byte, whatever follows.
+    switch (upper(base[0])) {
+      case 'P': case 'H': case 'S': case 'U': case 'C': case 'I': case '+': case '-': break;
+      default: return {parse_status::error, pos, errc::unknown_operation};
+    }
     const void* nlp = std::memchr(base, '\n', avail);
     if (nlp == nullptr) {
-      // A verb that cannot start any operation is an error right away, as nats-server's byte
-      // state machine reports it on the first byte.
-      switch (upper(base[0])) {
-        case 'P': case 'H': case 'S': case 'U': case 'C': case 'I': case '+': case '-': break;
-        default: return {parse_status::error, pos, errc::unknown_operation};
-      }
       if (avail > lim.max_control_line) return {parse_status::error, pos, errc::max_control_line};
       return {parse_status::need_more, pos, errc::ok, 0};
     }
