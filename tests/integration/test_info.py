@@ -1,0 +1,59 @@
+"""INFO line contents (differential: jetbroker and nats-server)."""
+
+import json
+import re
+
+SEMVER = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
+
+
+def test_info_fields(server, raw):
+    c = raw(server, connect=False)
+    info = c.info
+    assert isinstance(info["server_id"], str) and info["server_id"]
+    assert SEMVER.match(info["version"]), info["version"]
+    assert info["proto"] == 1
+    assert info["headers"] is True
+    assert info["max_payload"] == 1048576
+    assert isinstance(info["client_id"], int) and info["client_id"] > 0
+    assert info["client_ip"] == "127.0.0.1"
+    assert info["host"] == "127.0.0.1"
+    assert info["port"] == server.port  # the resolved port, not -1
+    assert "auth_required" not in info
+    assert not info.get("tls_required", False)
+
+
+def test_info_is_first_line(server):
+    """The server speaks first: one `INFO {json}\\r\\n` line before the client sends anything."""
+    from conftest import RawConn
+
+    c = RawConn(server.host, server.port)
+    line = c.expect(rb"\r\n")
+    # nats-server writes `INFO {...} \r\n` (a space before CRLF); clients accept either form.
+    m = re.match(rb"^INFO (\{.*\}) ?\r\n$", line)
+    assert m, line
+    json.loads(m.group(1))
+    c.close()
+
+
+def test_client_ids_are_distinct(server, raw):
+    ids = {raw(server, connect=False).info["client_id"] for _ in range(3)}
+    assert len(ids) == 3
+
+
+def test_auth_required_only_with_auth(server_factory, raw):
+    srv = server_factory("--user", "u", "--pass", "p")
+    assert raw(srv, connect=False).info.get("auth_required") is True
+
+
+def test_async_info_after_first_pong(server, raw):
+    """nats-server follows the first PONG with an async INFO carrying connect_info (proto >= 1)."""
+    c = raw(server, connect=False)
+    c.send('CONNECT {"verbose":false,"pedantic":false,"protocol":1,"headers":true}\r\nPING\r\n')
+    c.expect_exact(b"PONG\r\n")
+    c.send("PING\r\n")
+    got = c.expect(rb"PONG\r\n")
+    m = re.match(rb"^INFO (\{.*\}) ?\r\n", got)
+    assert m, f"no async INFO between the first and second PONG: {got!r}"
+    info = json.loads(m.group(1))
+    assert info.get("connect_info") is True
+    assert info["client_id"] == c.info["client_id"]
