@@ -96,6 +96,7 @@ class ServerProc:
     _ready: threading.Event = field(default_factory=threading.Event)
     _reader: threading.Thread | None = None
     exit_code: int | None = None
+    _saw_ready: bool = False
 
     @property
     def pid(self) -> int:
@@ -125,8 +126,13 @@ class ServerProc:
         if not self._ready.wait(READY_TIMEOUT):
             self.kill()
             raise RuntimeError(f"{self.kind} not ready after {READY_TIMEOUT}s:\n{self.log_text()}")
-        if self.proc.poll() is not None and not self.port:
-            raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}:\n{self.log_text()}")
+        if not self._saw_ready:  # stderr closed before `Server is ready`: the process died
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.kill()
+            self.exit_code = self.proc.returncode
+            raise RuntimeError(f"{self.kind} exited with {self.proc.returncode} before ready:\n{self.log_text()}")
         return self
 
     def _drain(self) -> None:
@@ -140,6 +146,7 @@ class ServerProc:
             elif m := _MONITOR_RE.search(line):
                 self.monitor_port = int(m.group(2))
             elif "Server is ready" in line:
+                self._saw_ready = True
                 self._ready.set()
         self._ready.set()  # EOF: unblock start() so it can report the failure
 

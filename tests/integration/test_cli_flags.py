@@ -1,0 +1,96 @@
+"""Command-line behaviour a test harness relies on (differential)."""
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import binary_for
+
+T = 10.0
+
+
+@pytest.fixture
+def binary(server_kind) -> str:
+    return binary_for(server_kind)
+
+
+@pytest.mark.parametrize("flag", ["--version", "-v"])
+def test_version_flag(binary, flag):
+    r = subprocess.run([binary, flag], capture_output=True, timeout=T)
+    assert r.returncode == 0, r
+    out = (r.stdout + r.stderr).decode()
+    assert re.search(r"v\d+\.\d+\.\d+", out), out
+
+
+def test_help_flag(binary):
+    r = subprocess.run([binary, "--help"], capture_output=True, timeout=T)
+    assert r.returncode == 0
+    out = (r.stdout + r.stderr).decode()
+    assert "Usage" in out and "--port" in out
+
+
+def test_unknown_flag(binary, server_kind):
+    r = subprocess.run([binary, "--no-such-flag"], capture_output=True, timeout=T)
+    assert b"flag provided but not defined: -no-such-flag" in r.stderr, r.stderr
+    # Issue 2 asks jetbroker to exit 1. nats-server v2.14.9 prints usage and exits 0 (its usage()
+    # calls os.Exit(0)); that quirk is recorded here rather than copied.
+    assert r.returncode == (0 if server_kind == "nats-server" else 1), r.returncode
+
+
+def test_port_in_use(server, binary):
+    r = subprocess.run([binary, "-p", str(server.port), "-a", "127.0.0.1", "-m", "0"],
+                       capture_output=True, timeout=T)
+    assert r.returncode != 0
+    assert "port" in r.stderr.decode().lower(), r.stderr
+
+
+def test_pid_file(server_factory, tmp_path):
+    pidfile = tmp_path / "srv.pid"
+    srv = server_factory("-P", str(pidfile))
+    srv.wait_for(pidfile.exists, what="pid file")
+    assert pidfile.read_text() == str(srv.pid)  # bare decimal, no newline
+
+
+def test_ports_file(server_factory, tmp_path):
+    srv = server_factory("--ports_file_dir", str(tmp_path))
+    exe = Path(srv.binary).name
+    path = tmp_path / f"{exe}_{srv.pid}.ports"
+    srv.wait_for(lambda: path.exists() and path.stat().st_size > 0, what=f"{path.name}")
+    ports = json.loads(path.read_text())
+    assert ports["nats"] == [f"nats://127.0.0.1:{srv.port}"]
+    assert ports["monitoring"] == [f"http://127.0.0.1:{srv.monitor_port}"]
+    assert srv.stop() == 0
+    assert not path.exists(), "ports file must be removed on shutdown"
+
+
+def test_sigterm_exits_zero(server, raw):
+    raw(server)  # with a live client
+    assert server.stop() == 0
+
+
+def test_sigint_exits_zero(server):
+    import signal
+
+    server.proc.send_signal(signal.SIGINT)
+    server.proc.wait(T)
+    server.stop()
+    assert server.exit_code == 0
+
+
+def test_log_lines_for_harnesses(server):
+    """Lines harnesses grep for (testcontainers, nats.py, nats.rs)."""
+    log = server.log_text()
+    assert re.search(r"Listening for client connections on 127\.0\.0\.1:\d+", log)
+    assert re.search(r"Starting http monitor on 127\.0\.0\.1:\d+", log)
+    assert "Server is ready" in log
+    assert re.search(r"^\[\d+\] \d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{6} \[INF\] ", log, re.M)
+
+
+def test_name_flag(server_factory, raw):
+    srv = server_factory("-n", "itest-name")
+    assert raw(srv, connect=False).info["server_name"] == "itest-name"
+    assert srv.varz()["server_name"] == "itest-name"
