@@ -175,6 +175,7 @@ stream_state memory_stream_store::state(state_detail d) const {
       for (; expect < seq; ++expect) s.deleted.push_back(expect);
       expect = seq + 1;
     }
+    for (; expect <= s.last_seq; ++expect) s.deleted.push_back(expect);  // trailing removed seqs
   }
   return s;
 }

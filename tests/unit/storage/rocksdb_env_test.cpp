@@ -1,0 +1,183 @@
+// RocksDB environment: store directory checks, corruption handling, memory streams in a file env.
+#include "tests/unit/storage/store_fixture.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace jb::storage::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class rocksdb_env_test : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = make_temp_dir("env"); }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  result<std::unique_ptr<rocksdb_env>> open(std::string* detail = nullptr, bool sync_always = false) {
+    rocksdb_env_options o;
+    o.dir = dir_;
+    o.sync_always = sync_always;
+    return rocksdb_env::open(o, detail);
+  }
+  void write_file(const fs::path& p, std::string_view text) {
+    std::ofstream out(p, std::ios::binary | std::ios::trunc);
+    out << text;
+  }
+  fs::path dir_;
+};
+
+TEST_F(rocksdb_env_test, fresh_directory_is_initialised) {
+  auto env = open();
+  ASSERT_TRUE(env);
+  EXPECT_TRUE(fs::exists(dir_ / "JETBROKER_STORE"));
+  EXPECT_TRUE(fs::is_directory(dir_ / "db"));
+}
+
+TEST_F(rocksdb_env_test, foreign_file_in_directory_is_refused) {
+  write_file(dir_ / "notes.txt", "hello");
+  std::string detail;
+  auto env = open(&detail);
+  ASSERT_FALSE(env);
+  EXPECT_EQ(env.error(), errc::foreign_store);
+  EXPECT_NE(detail.find("notes.txt"), std::string::npos) << detail;
+  EXPECT_TRUE(fs::exists(dir_ / "notes.txt"));
+}
+
+TEST_F(rocksdb_env_test, unexpected_file_next_to_store_is_refused) {
+  ASSERT_TRUE(open());
+  write_file(dir_ / "stray.blk", "x");
+  std::string detail;
+  auto env = open(&detail);
+  ASSERT_FALSE(env);
+  EXPECT_EQ(env.error(), errc::foreign_store);
+  EXPECT_NE(detail.find("stray.blk"), std::string::npos) << detail;
+}
+
+TEST_F(rocksdb_env_test, wrong_format_version_is_refused) {
+  ASSERT_TRUE(open());
+  write_file(dir_ / "JETBROKER_STORE", "jetbroker store format 99\n");
+  std::string detail;
+  auto env = open(&detail);
+  ASSERT_FALSE(env);
+  EXPECT_EQ(env.error(), errc::version_mismatch);
+  EXPECT_NE(detail.find("JETBROKER_STORE"), std::string::npos) << detail;
+}
+
+TEST_F(rocksdb_env_test, missing_database_is_reported) {
+  ASSERT_TRUE(open());
+  fs::remove_all(dir_ / "db");
+  std::string detail;
+  auto env = open(&detail);
+  ASSERT_FALSE(env);
+  EXPECT_EQ(env.error(), errc::store_corrupt);
+  EXPECT_NE(detail.find("db/"), std::string::npos) << detail;
+}
+
+TEST_F(rocksdb_env_test, garbage_current_file_is_reported) {
+  {
+    auto env = open().value();
+    auto s = env->create_stream("S", storage_type::file, "{}").value();
+    ASSERT_TRUE(s->append({"a", {}, "x", 1, 0}));
+  }
+  write_file(dir_ / "db" / "CURRENT", "not-a-manifest\n");
+  std::string detail;
+  auto env = open(&detail);
+  ASSERT_FALSE(env);
+  EXPECT_FALSE(detail.empty());
+  EXPECT_NE(detail.find("db"), std::string::npos) << detail;
+}
+
+TEST_F(rocksdb_env_test, corrupt_table_file_is_detected_not_served) {
+  {
+    auto env = open().value();
+    auto s = env->create_stream("S", storage_type::file, "{}").value();
+    std::vector<append_request> reqs;
+    const std::string payload(200, 'p');
+    for (int i = 0; i < 2000; ++i) reqs.push_back({"sub", {}, payload, i, 0});
+    ASSERT_TRUE(s->append_batch(reqs));
+    ASSERT_TRUE(env->flush());
+  }
+  // Overwrite the middle of the largest table file (the messages).
+  fs::path biggest;
+  for (auto& e : fs::directory_iterator(dir_ / "db")) {
+    if (e.path().extension() == ".sst" && (biggest.empty() || fs::file_size(e.path()) > fs::file_size(biggest))) {
+      biggest = e.path();
+    }
+  }
+  ASSERT_FALSE(biggest.empty());
+  {
+    std::fstream f(biggest, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(biggest) / 3));
+    const std::string junk(4096, '\x5a');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  std::string detail;
+  auto env = open(&detail);
+  if (!env) {
+    EXPECT_FALSE(detail.empty());
+    return;
+  }
+  auto s = (*env)->open_stream("S");
+  if (!s) {
+    EXPECT_TRUE(s.error() == errc::store_corrupt || s.error() == errc::corrupt_record);
+    return;
+  }
+  int errors = 0;
+  for (stream_seq q = 1; q <= 2000; ++q) {
+    auto m = (*s)->load(q);
+    if (m) {
+      ASSERT_EQ(m->data, std::string(200, 'p'));  // never silently wrong
+    } else {
+      EXPECT_TRUE(m.error() == errc::store_corrupt || m.error() == errc::corrupt_record) << m.error().message();
+      ++errors;
+    }
+  }
+  EXPECT_GT(errors, 0);
+}
+
+TEST_F(rocksdb_env_test, memory_streams_keep_config_and_come_back_empty) {
+  {
+    auto env = open().value();
+    auto s = env->create_stream("M", storage_type::memory, R"({"storage":"memory"})").value();
+    EXPECT_EQ(s->type(), storage_type::memory);
+    ASSERT_TRUE(s->append({"a", {}, "x", 1, 0}));
+    EXPECT_EQ(s->state().bytes, memory_store_msg_size(1, 0, 1));
+    auto c = env->create_consumer("M", "C", "{}").value();
+    ASSERT_TRUE(c->update_config(R"({"x":1})"));
+  }
+  auto env = open().value();
+  ASSERT_EQ(env->streams().size(), 1u);
+  EXPECT_EQ(env->streams()[0].type, storage_type::memory);
+  EXPECT_EQ(env->stream_config("M").value(), R"({"storage":"memory"})");
+  EXPECT_EQ(env->open_stream("M").value()->state().msgs, 0u);
+  EXPECT_EQ(env->open_consumer("M", "C").value()->config(), R"({"x":1})");
+}
+
+TEST_F(rocksdb_env_test, sync_always_appends_and_recovers) {
+  {
+    auto env = open(nullptr, true).value();
+    auto s = env->create_stream("S", storage_type::file, "{}").value();
+    std::vector<append_request> reqs(100, append_request{"a.b", {}, "data", 5, 0});
+    EXPECT_EQ(s->append_batch(reqs).value(), 1u);
+    EXPECT_EQ(s->append({"a.c", {}, "y", 6, 0}).value(), 101u);
+    ASSERT_TRUE(env->sync_wal());
+  }
+  auto env = open().value();
+  auto s = env->open_stream("S").value();
+  EXPECT_EQ(s->state().msgs, 101u);
+  EXPECT_EQ(s->load(101).value().subject, "a.c");
+}
+
+TEST_F(rocksdb_env_test, same_instance_per_name) {
+  auto env = open().value();
+  auto a = env->create_stream("S", storage_type::file, "{}").value();
+  auto b = env->open_stream("S").value();
+  EXPECT_EQ(a.get(), b.get());
+}
+
+}  // namespace
+}  // namespace jb::storage::test
