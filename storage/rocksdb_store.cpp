@@ -210,6 +210,15 @@ class rocksdb_stream_store final : public stream_store {
   stream_seq floor_ = 0;
   stream_state st_;
   std::unordered_map<std::string, std::uint64_t> counts_;
+  std::uint64_t subjects_epoch_ = 0;  // bumped whenever a subject appears in or leaves counts_
+  // Wildcard filter -> matching subjects, reused while the subject set is unchanged (a consumer
+  // asks with the same filters again and again).
+  struct match_cache {
+    std::vector<std::string> filters;
+    std::uint64_t epoch = ~std::uint64_t{0};
+    std::vector<std::string> subjects;
+  };
+  mutable match_cache match_cache_;
   bool closed_ = false;
 };
 
@@ -301,7 +310,11 @@ result<stream_seq> rocksdb_stream_store::append_batch(std::span<const append_req
   const persisted_state p{floor_, seq, reqs.back().ts, st_.msgs + reqs.size(), st_.bytes + bytes};
   wb.Put(ctx_->meta, cdc::meta_key('T', id_), encode_state(p));
   if (auto r = check(ctx_->db->Write(ctx_->wo, &wb), "append"); !r) return r.error();
-  for (const auto& [s, n] : added) counts_[std::string(s)] += n;
+  for (const auto& [s, n] : added) {
+    auto [it, inserted] = counts_.try_emplace(std::string(s), 0);
+    it->second += n;
+    subjects_epoch_ += inserted;
+  }
   const stream_seq first = st_.last_seq + 1;
   if (st_.msgs == 0) {
     st_.first_seq = first;
@@ -347,9 +360,16 @@ std::vector<std::string> rocksdb_stream_store::matching_subjects(filter_set filt
     }
     return out;
   }
+  if (match_cache_.epoch == subjects_epoch_ &&
+      std::equal(filters.begin(), filters.end(), match_cache_.filters.begin(), match_cache_.filters.end())) {
+    return match_cache_.subjects;
+  }
   for (const auto& [s, _] : counts_) {
     if (detail::matches_any(filters, s)) out.push_back(s);
   }
+  match_cache_.filters.assign(filters.begin(), filters.end());
+  match_cache_.epoch = subjects_epoch_;
+  match_cache_.subjects = out;
   return out;
 }
 
@@ -453,6 +473,7 @@ result<std::uint64_t> rocksdb_stream_store::commit(removal& r) {
   const stream_seq floor = msgs == 0 ? r.new_last + 1 : r.floor;
   r.wb.Put(ctx_->meta, cdc::meta_key('T', id_), encode_state({floor, r.new_last, st_.last_ts, msgs, bytes}));
   if (auto res = check(ctx_->db->Write(ctx_->wo, &r.wb), "remove"); !res) return res.error();
+  ++subjects_epoch_;  // conservatively: removals may drop subjects
   if (r.clear_all) {
     counts_.clear();
   } else {
@@ -935,6 +956,10 @@ result<std::unique_ptr<rocksdb_env>> rocksdb_env::open(const rocksdb_env_options
   dbo.keep_log_file_num = 3;
   dbo.max_log_file_size = 4u << 20;
   dbo.paranoid_checks = true;
+  // Open fast: no per-file stats/size reads at open; table files open lazily on first read.
+  dbo.skip_stats_update_on_db_open = true;
+  dbo.skip_checking_sst_file_sizes_on_db_open = true;
+  dbo.max_open_files = 512;
   dbo.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
 
   rocksdb::BlockBasedTableOptions bto;

@@ -37,8 +37,8 @@ struct rocksdb_env_options {
   std::filesystem::path dir;
   bool sync_always = false;                                  // fsync on every committed write
   std::chrono::milliseconds sync_interval{std::chrono::minutes(2)};  // nats-server default
-  std::size_t write_buffer_size = 8u << 20;                  // per column family memtable
-  std::size_t max_total_wal_size = 24u << 20;                // bounds WAL replay on open
+  std::size_t write_buffer_size = 2u << 20;                  // messages memtable (others: 1/4)
+  std::size_t max_total_wal_size = 4u << 20;                 // bounds WAL replay on open
   std::size_t block_cache_size = 64u << 20;
 };
 
