@@ -1,6 +1,5 @@
 #include "server/client_connection.hpp"
 
-#include <random>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -13,7 +12,9 @@
 #include "protocol/headers.hpp"
 #include "protocol/subject.hpp"
 #include "protocol/writer.hpp"
+#include "server/jetstream/jetstream.hpp"
 #include "server/log.hpp"
+#include "server/router.hpp"
 #include "server/server.hpp"
 
 namespace jb::server {
@@ -30,15 +31,6 @@ constexpr std::size_t max_retained_write_buffer = 1024 * 1024;
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// Fast per-thread generator for picking queue-group members.
-std::uint32_t fast_rand() {
-  thread_local std::uint64_t s = std::random_device{}() | 1;
-  s ^= s << 13;
-  s ^= s >> 7;
-  s ^= s << 17;
-  return static_cast<std::uint32_t>(s);
 }
 
 }  // namespace
@@ -366,34 +358,10 @@ bool client_connection::on_pub(const protocol::pub_op& op) {
 
 void client_connection::route(const message_view& m) {
   auto result = srv_.subs().match(m.subject);
-  bool delivered_any = false;
-  auto deliver_one = [&](const std::shared_ptr<subscription>& sp) {
-    subscription& s = *sp;
-    if (s.closed.load(std::memory_order_relaxed)) return false;
-    if (!echo_ && s.owner && s.owner->client_id() == cid_) return false;
-    if (s.max_msgs != 0) {
-      auto n = s.delivered.fetch_add(1, std::memory_order_relaxed) + 1;
-      if (n > s.max_msgs) return false;
-      if (n == s.max_msgs) s.owner->on_max_reached(sp);
-    }
-    if (s.owner->deliver(s, m)) kicks_.push_back(s.owner);
-    ++batch_out_msgs_;
-    batch_out_bytes_ += m.headers.size() + m.payload.size();
-    return true;
-  };
-  for (const auto& sp : result->plain) delivered_any |= deliver_one(sp);
-  for (const auto& group : result->queues) {
-    // One member per group, starting at a random one and skipping members that cannot take it.
-    const std::size_t sz = group.size();
-    const std::size_t start = sz == 1 ? 0 : fast_rand() % sz;
-    for (std::size_t i = 0; i < sz; ++i) {
-      if (deliver_one(group[(start + i) % sz])) {
-        delivered_any = true;
-        break;
-      }
-    }
-  }
-  if (!delivered_any && !m.reply.empty() && no_responders_ && result->empty()) {
+  auto st = route_to(*result, m, cid_, echo_, kicks_);
+  batch_out_msgs_ += st.delivered;
+  batch_out_bytes_ += st.delivered * (m.headers.size() + m.payload.size());
+  if (!st.any_interest && !m.reply.empty() && no_responders_) {
     // No responders: a 503 status to this client only, on its subscription for the reply.
     auto replies = srv_.subs().match(m.reply);
     for (const auto& sp : replies->plain) {
@@ -423,6 +391,7 @@ bool client_connection::on_sub(const protocol::sub_op& op) {
     sub->sid = sid;
     sub->owner = shared_from_this();
     if (srv_.subs().insert(sub)) {
+      if (auto* js = srv_.js()) js->on_interest(sub->subject);
       subs_.emplace(std::move(sid), std::move(sub));
       num_subs_.store(subs_.size(), std::memory_order_relaxed);
     }

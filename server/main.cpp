@@ -65,9 +65,6 @@ int main(int argc, char** argv) {
   if (!opts.config_file.empty()) {
     return fail("configuration file support is not implemented yet: " + opts.config_file);
   }
-  if (opts.jetstream) {
-    return fail("JetStream is not implemented yet");
-  }
   std::signal(SIGPIPE, SIG_IGN);
   try {
     jb::server::server srv(opts);

@@ -1,5 +1,6 @@
 #include "server/server.hpp"
 
+#include <filesystem>
 #include <random>
 #include <stdexcept>
 
@@ -12,6 +13,7 @@
 #include <boost/json.hpp>
 
 #include "server/client_connection.hpp"
+#include "server/jetstream/jetstream.hpp"
 #include "server/log.hpp"
 #include "server/monitor/http_monitor.hpp"
 #include "version.hpp"
@@ -59,6 +61,7 @@ server::~server() {
   shutdown();
   for (auto& t : threads_)
     if (t.joinable()) t.join();
+  js_.reset();
 }
 
 void server::start() {
@@ -68,6 +71,16 @@ void server::start() {
   log::server().info("  jetbroker: {}", jetbroker_version);
   log::server().info("  Name:     {}", name_);
   log::server().info("  ID:       {}", id_);
+
+  if (opts_.jetstream) {
+    jetstream::jetstream_options jo;
+    jo.store_dir = opts_.store_dir;
+    jo.in_memory = opts_.store_in_memory;
+    if (jo.store_dir.empty() && !jo.in_memory)
+      jo.store_dir = (std::filesystem::temp_directory_path() / "jetbroker").string();
+    js_ = std::make_unique<jetstream::jetstream>(*this, jo);
+    js_->start();
+  }
 
   if (opts_.http_port != 0) {
     const std::string& mh = opts_.http_host.empty() ? opts_.host : opts_.http_host;
@@ -138,6 +151,7 @@ void server::shutdown() {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
     if (monitor_) monitor_->stop();
+    if (js_) js_->stop();
     for (auto& c : clients()) c->close(close_reason::server_shutdown);
     wait_for_drain(200);
   });

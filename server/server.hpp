@@ -22,6 +22,10 @@
 #include "config/options.hpp"
 #include "server/sublist.hpp"
 
+namespace jb::jetstream {
+class jetstream;
+}
+
 namespace jb::server {
 
 class client_connection;
@@ -68,6 +72,9 @@ class server {
   // Connections whose object still exists (closing ones included); shutdown waits for zero.
   std::atomic<std::int64_t> live_connections{0};
 
+  // JetStream, when enabled (null otherwise).
+  [[nodiscard]] jetstream::jetstream* js() noexcept { return js_.get(); }
+
   // INFO JSON for one connection.
   [[nodiscard]] std::string info_json(std::uint64_t cid, const std::string& client_ip) const;
 
@@ -91,6 +98,7 @@ class server {
   std::unordered_map<std::uint64_t, std::shared_ptr<client_connection>> clients_;
 
   std::unique_ptr<http_monitor> monitor_;
+  std::unique_ptr<jetstream::jetstream> js_;
   std::vector<std::thread> threads_;
 };
 

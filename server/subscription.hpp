@@ -22,7 +22,9 @@ struct subscription {
   std::atomic<bool> closed{false};
 };
 
-// One message on its way to subscribers; views valid only during delivery.
+// One message on its way to subscribers; views valid only during delivery. `subject` is what the
+// receiver sees in MSG/HMSG; routing may have used another subject (JetStream deliveries are
+// routed on the deliver subject or pull inbox but carry the stored subject).
 struct message_view {
   std::string_view subject;
   std::string_view reply;

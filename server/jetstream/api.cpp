@@ -1,0 +1,661 @@
+// The $JS.API request handlers (run on the JetStream strand).
+#include <algorithm>
+
+#include <boost/json.hpp>
+
+#include "protocol/headers.hpp"
+#include "protocol/subject.hpp"
+#include "server/jetstream/consumer.hpp"
+#include "server/jetstream/jetstream.hpp"
+#include "server/jetstream/json_util.hpp"
+#include "server/jetstream/stream.hpp"
+#include "server/log.hpp"
+#include "server/server.hpp"
+#include "server/time_util.hpp"
+
+namespace jb::jetstream {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr const char* type_prefix = "io.nats.jetstream.api.v1.";
+
+std::string base64(std::string_view in) {
+  static constexpr char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
+    out += tbl[(v >> 18) & 63];
+    out += tbl[(v >> 12) & 63];
+    out += tbl[(v >> 6) & 63];
+    out += tbl[v & 63];
+  }
+  if (i + 1 == in.size()) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    out += tbl[(v >> 18) & 63];
+    out += tbl[(v >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    out += tbl[(v >> 18) & 63];
+    out += tbl[(v >> 12) & 63];
+    out += tbl[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+std::string go_time(std::int64_t ns) { return ns == 0 ? "0001-01-01T00:00:00Z" : server::rfc3339_ns(ns); }
+
+// Parses an optional JSON object body. Empty body: an empty object.
+std::variant<json::object, api_error> parse_body(std::string_view payload) {
+  if (payload.empty()) return json::object{};
+  boost::system::error_code ec;
+  auto v = json::parse(payload, ec);
+  if (ec) return errors::invalid_json.with(ec.message());
+  if (!v.is_object()) return errors::invalid_json.with("json: cannot unmarshal value into Go value of type object");
+  return std::move(v.as_object());
+}
+
+std::vector<std::string_view> split_tokens(std::string_view s) {
+  std::vector<std::string_view> t;
+  for (auto tok : protocol::tokens(s)) t.push_back(tok);
+  return t;
+}
+
+}  // namespace
+
+void jetstream::respond(std::string_view reply, json::object body, bool is_error) {
+  ++api_total_;
+  if (is_error) ++api_errors_;
+  if (reply.empty()) return;
+  publish(reply, json::serialize(body));
+}
+
+void jetstream::respond_error(std::string_view reply, const char* type, const api_error& e) {
+  json::object o;
+  o["type"] = std::string(type_prefix) + type;
+  o["error"] = e.to_json();
+  respond(reply, std::move(o), true);
+}
+
+json::object state_json(stream& s, const std::string& subjects_filter, bool deleted_details) {
+  auto st = s.store().state(deleted_details ? storage::state_detail::with_deleted : storage::state_detail::summary);
+  json::object o;
+  o["messages"] = st.msgs;
+  o["bytes"] = st.bytes;
+  o["first_seq"] = st.first_seq;
+  o["first_ts"] = go_time(st.msgs ? st.first_ts : 0);
+  o["last_seq"] = st.last_seq;
+  o["last_ts"] = go_time(st.last_ts);
+  if (st.num_subjects) o["num_subjects"] = st.num_subjects;
+  if (!subjects_filter.empty()) {
+    auto counts = s.store().subject_counts(subjects_filter == ">" ? "" : subjects_filter);
+    if (!counts.empty()) {
+      json::object subj;
+      for (auto& [k, v] : counts) subj[k] = v;
+      o["subjects"] = std::move(subj);
+    }
+  }
+  if (st.num_deleted) o["num_deleted"] = st.num_deleted;
+  if (deleted_details && !st.deleted.empty()) {
+    json::array d;
+    for (auto q : st.deleted) d.emplace_back(q);
+    o["deleted"] = std::move(d);
+  }
+  o["consumer_count"] = s.consumers().size();
+  return o;
+}
+
+json::object jetstream::stream_info_json(stream& s, bool with_cluster) {
+  json::object o;
+  o["config"] = to_json(s.config(), with_cluster);
+  o["created"] = server::rfc3339_ns(s.created());
+  o["state"] = state_json(s, {}, false);
+  if (with_cluster) o["cluster"] = json::object{{"leader", srv_.name()}};
+  o["ts"] = server::rfc3339_ns(now_ns());
+  return o;
+}
+
+void jetstream::handle_api(const inbound_msg& m) {
+  auto t = split_tokens(m.subject());
+  // t[0] = "$JS", t[1] = "API"
+  if (t.size() < 3 || t[0] != "$JS" || t[1] != "API") return;
+  auto tok = [&](std::size_t i) -> std::string_view { return i < t.size() ? t[i] : std::string_view{}; };
+  if (t[2] == "INFO" && t.size() == 3) return api_info(m);
+  if (t[2] == "STREAM") {
+    auto op = tok(3);
+    if (op == "CREATE" && t.size() == 5) return api_stream_create(m, t[4], false);
+    if (op == "UPDATE" && t.size() == 5) return api_stream_create(m, t[4], true);
+    if (op == "INFO" && t.size() == 5) return api_stream_info(m, t[4]);
+    if (op == "DELETE" && t.size() == 5) return api_stream_delete(m, t[4]);
+    if (op == "NAMES" && t.size() == 4) return api_stream_names(m, false);
+    if (op == "LIST" && t.size() == 4) return api_stream_names(m, true);
+    if (op == "PURGE" && t.size() == 5) return api_stream_purge(m, t[4]);
+    if (op == "MSG" && tok(4) == "GET" && t.size() == 6) return api_stream_msg_get(m, t[5]);
+    if (op == "MSG" && tok(4) == "DELETE" && t.size() == 6) return api_stream_msg_delete(m, t[5]);
+    return;
+  }
+  if (t[2] == "CONSUMER") {
+    auto op = tok(3);
+    if (op == "CREATE" && t.size() == 5) return api_consumer_create(m, t[4], {}, {}, false, false);
+    if (op == "CREATE" && t.size() == 6) return api_consumer_create(m, t[4], t[5], {}, false, true);
+    if (op == "CREATE" && t.size() > 6) {
+      // The filter is everything after the name token.
+      auto subj = m.subject();
+      std::size_t pos = 0;
+      for (int i = 0; i < 6; ++i) pos = subj.find('.', pos) + 1;
+      return api_consumer_create(m, t[4], t[5], subj.substr(pos), false, true);
+    }
+    if (op == "DURABLE" && tok(4) == "CREATE" && t.size() == 7) return api_consumer_create(m, t[5], t[6], {}, true, true);
+    if (op == "INFO" && t.size() == 6) return api_consumer_info(m, t[4], t[5]);
+    if (op == "DELETE" && t.size() == 6) return api_consumer_delete(m, t[4], t[5]);
+    if (op == "NAMES" && t.size() == 5) return api_consumer_names(m, t[4], false);
+    if (op == "LIST" && t.size() == 5) return api_consumer_names(m, t[4], true);
+    if (op == "PAUSE" && t.size() == 6) return api_consumer_pause(m, t[4], t[5]);
+    if (op == "MSG" && tok(4) == "NEXT" && t.size() == 7) return api_consumer_next(m, t[5], t[6]);
+    return;
+  }
+}
+
+void jetstream::api_info(const inbound_msg& m) {
+  std::uint64_t mem = 0, sto = 0, consumers = 0;
+  for (auto& [n, s] : streams_) {
+    auto b = s->store().state().bytes;
+    (s->config().storage == storage_kind::memory ? mem : sto) += b;
+    consumers += s->consumers().size();
+  }
+  json::object o;
+  o["type"] = std::string(type_prefix) + "account_info_response";
+  o["memory"] = mem;
+  o["storage"] = sto;
+  o["reserved_memory"] = 0;
+  o["reserved_storage"] = 0;
+  o["streams"] = streams_.size();
+  o["consumers"] = consumers;
+  o["limits"] = json::object{{"max_memory", -1},         {"max_storage", -1},
+                             {"max_streams", -1},        {"max_consumers", -1},
+                             {"max_ack_pending", -1},    {"memory_max_stream_bytes", -1},
+                             {"storage_max_stream_bytes", -1}, {"max_bytes_required", false}};
+  o["api"] = json::object{{"level", api_level}, {"total", api_total_}, {"errors", api_errors_}};
+  // INFO does not count itself (nats-server bumps the counters when sending other responses).
+  if (!m.reply().empty()) publish(m.reply(), json::serialize(o));
+}
+
+void jetstream::api_stream_create(const inbound_msg& m, std::string_view name, bool update) {
+  const char* type = update ? "stream_update_response" : "stream_create_response";
+  auto body = parse_body(m.payload());
+  if (auto* e = std::get_if<api_error>(&body)) return respond_error(m.reply(), type, *e);
+  auto& o = std::get<json::object>(body);
+  if (m.payload().empty()) return respond_error(m.reply(), type, errors::invalid_json.with("unexpected end of JSON input"));
+  auto parsed = parse_stream_config(o, name, update);
+  if (auto* e = std::get_if<api_error>(&parsed)) return respond_error(m.reply(), type, *e);
+  auto cfg = std::get<stream_config>(std::move(parsed));
+
+  auto* existing = find_stream(cfg.name);
+  if (update) {
+    if (!existing) return respond_error(m.reply(), type, errors::stream_not_found);
+    if (auto e = check_update(existing->config(), cfg)) return respond_error(m.reply(), type, e);
+  } else if (existing) {
+    if (existing->config() == cfg) {
+      auto info = stream_info_json(*existing, false);
+      json::object r;
+      r["type"] = std::string(type_prefix) + type;
+      for (auto& kv : info) r[kv.key()] = kv.value();
+      r.erase("cluster");
+      r["did_create"] = true;
+      return respond(m.reply(), std::move(r), false);
+    }
+    return respond_error(m.reply(), type, errors::stream_name_exist);
+  }
+  for (auto& [n, s] : streams_) {
+    if (n == cfg.name) continue;
+    for (const auto& a : s->config().subjects)
+      for (const auto& b : cfg.subjects)
+        if (protocol::subjects_overlap(a, b)) return respond_error(m.reply(), type, errors::stream_subject_overlap);
+  }
+  auto stored = to_json(cfg, false);
+  if (update) {
+    stored["__created"] = existing->created();
+    if (auto r = env_->put_stream_config(cfg.name, json::serialize(stored)); !r)
+      return respond_error(m.reply(), type, errors::stream_store_failed.with(r.error().message()));
+    existing->set_config(cfg);
+    auto info = stream_info_json(*existing, true);
+    json::object r;
+    r["type"] = std::string(type_prefix) + type;
+    for (auto& kv : info) r[kv.key()] = kv.value();
+    r.erase("cluster");
+    return respond(m.reply(), std::move(r), false);
+  }
+  std::int64_t created = now_ns();
+  stored["__created"] = created;
+  auto st = env_->create_stream(cfg.name,
+                                cfg.storage == storage_kind::memory ? storage::storage_type::memory : storage::storage_type::file,
+                                json::serialize(stored));
+  if (!st) return respond_error(m.reply(), type, errors::stream_store_failed.with(st.error().message()));
+  auto s = std::make_unique<stream>(*this, cfg, *st, created);
+  auto* sp = s.get();
+  streams_.emplace(cfg.name, std::move(s));
+  sp->start();
+  auto info = stream_info_json(*sp, true);
+  json::object r;
+  r["type"] = std::string(type_prefix) + type;
+  for (auto& kv : info) r[kv.key()] = kv.value();
+  r.erase("cluster");
+  r["did_create"] = true;
+  respond(m.reply(), std::move(r), false);
+}
+
+void jetstream::api_stream_info(const inbound_msg& m, std::string_view name) {
+  const char* type = "stream_info_response";
+  auto body = parse_body(m.payload());
+  if (auto* e = std::get_if<api_error>(&body)) return respond_error(m.reply(), type, *e);
+  auto& o = std::get<json::object>(body);
+  auto* s = find_stream(name);
+  if (!s) {
+    json::object r;
+    r["type"] = std::string(type_prefix) + type;
+    r["error"] = errors::stream_not_found.to_json();
+    r["total"] = 0;
+    r["offset"] = 0;
+    r["limit"] = 0;
+    return respond(m.reply(), std::move(r), true);
+  }
+  std::string filter, err;
+  bool details = false;
+  json_util::get_string(o, "subjects_filter", filter, err, "JSApiStreamInfoRequest");
+  json_util::get_bool(o, "deleted_details", details, err, "JSApiStreamInfoRequest");
+  json::object r;
+  r["type"] = std::string(type_prefix) + type;
+  std::uint64_t total = 0;
+  if (!filter.empty()) total = s->store().subject_counts(filter == ">" ? "" : filter).size();
+  r["total"] = total;
+  r["offset"] = 0;
+  r["limit"] = filter.empty() ? 0 : 100000;
+  auto info = stream_info_json(*s, true);
+  info["state"] = state_json(*s, filter, details);
+  for (auto& kv : info) r[kv.key()] = kv.value();
+  respond(m.reply(), std::move(r), false);
+}
+
+void jetstream::api_stream_delete(const inbound_msg& m, std::string_view name) {
+  const char* type = "stream_delete_response";
+  auto it = streams_.find(name);
+  if (it == streams_.end()) return respond_error(m.reply(), type, errors::stream_not_found);
+  it->second->stop();
+  std::string n = it->first;
+  streams_.erase(it);
+  if (auto r = env_->delete_stream(n); !r)
+    log::jetstream().error("Deleting stream {} from the store failed: {}", n, r.error().message());
+  json::object r;
+  r["type"] = std::string(type_prefix) + type;
+  r["success"] = true;
+  respond(m.reply(), std::move(r), false);
+}
+
+void jetstream::api_stream_names(const inbound_msg& m, bool list) {
+  const char* type = list ? "stream_list_response" : "stream_names_response";
+  auto body = parse_body(m.payload());
+  if (auto* e = std::get_if<api_error>(&body)) return respond_error(m.reply(), type, *e);
+  auto& o = std::get<json::object>(body);
+  std::int64_t offset = 0;
+  std::string subject, err;
+  json_util::get_int(o, "offset", offset, err, "ApiPagedRequest");
+  json_util::get_string(o, "subject", subject, err, "JSApiStreamNamesRequest");
+  if (offset < 0) offset = 0;
+  std::vector<stream*> matched;
+  for (auto& [n, s] : streams_) {
+    if (!subject.empty() && subject != ">") {
+      bool any = false;
+      for (const auto& sub : s->config().subjects)
+        if (protocol::subjects_overlap(sub, subject)) { any = true; break; }
+      if (!any) continue;
+    }
+    matched.push_back(s.get());
+  }
+  const std::size_t limit = list ? 256 : 1024;
+  json::object r;
+  r["type"] = std::string(type_prefix) + type;
+  r["total"] = matched.size();
+  r["offset"] = offset;
+  r["limit"] = limit;
+  json::array arr;
+  for (std::size_t i = static_cast<std::size_t>(offset); i < matched.size() && arr.size() < limit; ++i) {
+    if (list) {
+      arr.push_back(stream_info_json(*matched[i], false));
+    } else {
+      arr.emplace_back(matched[i]->config().name);
+    }
+  }
+  if (!list && arr.empty()) r["streams"] = nullptr;
+  else r["streams"] = std::move(arr);
+  respond(m.reply(), std::move(r), false);
+}
+
+void jetstream::api_stream_purge(const inbound_msg& m, std::string_view name) {
+  const char* type = "stream_purge_response";
+  auto* s = find_stream(name);
+  if (!s) return respond_error(m.reply(), type, errors::stream_not_found);
+  auto body = parse_body(m.payload());
+  if (auto* e = std::get_if<api_error>(&body)) return respond_error(m.reply(), type, *e);
+  auto& o = std::get<json::object>(body);
+  if (auto u = json_util::unknown_field(o, {"filter", "seq", "keep"}))
+    return respond_error(m.reply(), type, errors::invalid_json.with("json: unknown field \"" + *u + "\""));
+  if (s->config().sealed) return respond_error(m.reply(), type, errors::stream_sealed);
+  if (s->config().deny_purge) return respond_error(m.reply(), type, errors::stream_purge_failed.with("stream purge not permitted"));
+  storage::purge_request req;
+  std::string err;
+  std::uint64_t seq = 0, keep = 0;
+  if (!json_util::get_string(o, "filter", req.filter, err, "JSApiStreamPurgeRequest") ||
+      !json_util::get_uint(o, "seq", seq, err, "JSApiStreamPurgeRequest") ||
+      !json_util::get_uint(o, "keep", keep, err, "JSApiStreamPurgeRequest"))
+    return respond_error(m.reply(), type, errors::invalid_json.with(err));
+  if (seq > 0 && keep > 0) return respond_error(m.reply(), type, errors::bad_request);
+  if (!req.filter.empty() && !protocol::is_valid_filter(req.filter))
+    return respond_error(m.reply(), type, errors::stream_purge_failed.with("invalid subject"));
+  if (req.filter == ">") req.filter.clear();
+  req.up_to = seq;
+  req.keep = keep;
+  auto r = s->store().purge(req);
+  if (!r) return respond_error(m.reply(), type, errors::stream_purge_failed.with(r.error().message()));
+  s->on_purged();
+  json::object out;
+  out["type"] = std::string(type_prefix) + type;
+  out["success"] = true;
+  out["purged"] = *r;
+  respond(m.reply(), std::move(out), false);
+}
+
+json::object stored_msg_json(const storage::stored_msg& msg) {
+  json::object o;
+  o["subject"] = msg.subject;
+  o["seq"] = msg.seq;
+  if (!msg.hdr.empty()) o["hdrs"] = base64(msg.hdr);
+  if (!msg.data.empty()) o["data"] = base64(msg.data);
+  o["time"] = server::rfc3339_ns(msg.ts);
+  return o;
+}
+
+void jetstream::api_stream_msg_get(const inbound_msg& m, std::string_view name) {
+  const char* type = "stream_msg_get_response";
+  auto* s = find_stream(name);
+  if (!s) return respond_error(m.reply(), type, errors::stream_not_found);
+  auto body = parse_body(m.payload());
+  if (auto* e = std::get_if<api_error>(&body)) return respond_error(m.reply(), type, *e);
+  auto& o = std::get<json::object>(body);
+  if (auto u = json_util::unknown_field(o, {"seq", "last_by_subj", "next_by_subj", "batch", "max_bytes", "start_time",
+                                            "multi_last", "up_to_seq", "up_to_time", "no_hdr"}))
+    return respond_error(m.reply(), type, errors::invalid_json.with("json: unknown field \"" + *u + "\""));
+  std::uint64_t seq = 0;
+  std::string last_by, next_by, err;
+  bool no_hdr = false;
+  if (!json_util::get_uint(o, "seq", seq, err, "JSApiMsgGetRequest") ||
+      !json_util::get_string(o, "last_by_subj", last_by, err, "JSApiMsgGetRequest") ||
+      !json_util::get_string(o, "next_by_subj", next_by, err, "JSApiMsgGetRequest") ||
+      !json_util::get_bool(o, "no_hdr", no_hdr, err, "JSApiMsgGetRequest"))
+    return respond_error(m.reply(), type, errors::invalid_json.with(err));
+  if (o.contains("batch") || o.contains("max_bytes") || o.contains("multi_last"))
+    return respond_error(m.reply(), type, errors::bad_request);
+  int forms = (seq > 0 && next_by.empty()) + !last_by.empty() + !next_by.empty();
+  if (forms != 1) return respond_error(m.reply(), type, errors::bad_request);
+  storage::result<storage::stored_msg> r = boost::system::error_code(storage::errc::msg_not_found);
+  if (!last_by.empty()) {
+    if (protocol::is_valid_filter(last_by)) r = s->store().load_last(last_by);
+  } else if (!next_by.empty()) {
+    if (protocol::is_valid_filter(next_by)) r = s->store().load_next(seq == 0 ? 1 : seq, next_by);
+  } else {
+    r = s->store().load(seq);
+  }
+  if (!r) return respond_error(m.reply(), type, errors::no_message_found);
+  auto msg = std::move(*r);
+  if (no_hdr) msg.hdr.clear();
+  json::object out;
+  out["type"] = std::string(type_prefix) + type;
+  out["message"] = stored_msg_json(msg);
+  respond(m.reply(), std::move(out), false);
+}
+
+void jetstream::api_stream_msg_delete(const inbound_msg& m, std::string_view name) {
+  const char* type = "stream_msg_delete_response";
+  auto* s = find_stream(name);
+  if (!s) return respond_error(m.reply(), type, errors::stream_not_found);
+  auto body = parse_body(m.payload());
+  if (auto* e = std::get_if<api_error>(&body)) return respond_error(m.reply(), type, *e);
+  auto& o = std::get<json::object>(body);
+  std::uint64_t seq = 0;
+  bool no_erase = false;
+  std::string err;
+  if (!json_util::get_uint(o, "seq", seq, err, "JSApiMsgDeleteRequest") ||
+      !json_util::get_bool(o, "no_erase", no_erase, err, "JSApiMsgDeleteRequest"))
+    return respond_error(m.reply(), type, errors::invalid_json.with(err));
+  if (s->config().sealed) return respond_error(m.reply(), type, errors::stream_sealed);
+  if (s->config().deny_delete)
+    return respond_error(m.reply(), type, errors::stream_msg_delete_failed.with("message delete not permitted"));
+  auto r = s->store().remove(seq);
+  if (!r) return respond_error(m.reply(), type, errors::stream_msg_delete_failed.with(r.error().message()));
+  if (!*r) return respond_error(m.reply(), type, errors::sequence_not_found.with(std::to_string(seq)));
+  s->on_purged();
+  json::object out;
+  out["type"] = std::string(type_prefix) + type;
+  out["success"] = true;
+  respond(m.reply(), std::move(out), false);
+}
+
+// ---- consumers ----------------------------------------------------------------------------------
+
+void jetstream::api_consumer_create(const inbound_msg& m, std::string_view sname, std::string_view name,
+                                    std::string_view filter, bool durable_api, bool has_name_token) {
+  const char* type = "consumer_create_response";
+  auto body = parse_body(m.payload());
+  if (auto* e = std::get_if<api_error>(&body)) return respond_error(m.reply(), type, *e);
+  auto parsed = parse_consumer_create(std::get<json::object>(body));
+  if (auto* e = std::get_if<api_error>(&parsed)) return respond_error(m.reply(), type, *e);
+  auto req = std::get<consumer_create_request>(std::move(parsed));
+  auto& cfg = req.config;
+  if (!req.stream_name.empty() && req.stream_name != sname) return respond_error(m.reply(), type, errors::stream_mismatch);
+  auto* s = find_stream(sname);
+  if (!s) return respond_error(m.reply(), type, errors::stream_not_found);
+
+  if (durable_api) {
+    if (cfg.durable_name.empty()) return respond_error(m.reply(), type, errors::consumer_durable_name_not_set);
+    if (cfg.durable_name != name) return respond_error(m.reply(), type, errors::consumer_durable_name_not_match_subject);
+  } else if (has_name_token) {
+    if (!cfg.durable_name.empty() && cfg.durable_name != name)
+      return respond_error(m.reply(), type, errors::consumer_durable_name_not_match_subject);
+    if (!cfg.name.empty() && cfg.name != name)
+      return respond_error(m.reply(), type, errors::consumer_durable_name_not_match_subject);
+    cfg.name = std::string(name);
+    if (!filter.empty()) {
+      if (!cfg.filter_subjects.empty()) return respond_error(m.reply(), type, errors::consumer_multiple_filters_not_allowed);
+      if (!cfg.filter_subject.empty() && cfg.filter_subject != filter)
+        return respond_error(m.reply(), type, errors::consumer_create_filter_subject_mismatch);
+      cfg.filter_subject = std::string(filter);
+    }
+  } else {
+    if (!cfg.durable_name.empty()) return respond_error(m.reply(), type, errors::consumer_ephemeral_with_durable_name);
+  }
+  if (auto e = normalize_consumer_config(cfg, s->config())) return respond_error(m.reply(), type, e);
+
+  auto respond_info = [&](consumer& c) {
+    json::object r;
+    r["type"] = std::string(type_prefix) + type;
+    for (auto& kv : c.info_json(true)) r[kv.key()] = kv.value();
+    respond(m.reply(), std::move(r), false);
+  };
+
+  if (auto* existing = s->find_consumer(cfg.name)) {
+    consumer_config want = cfg;
+    if (want.has_pause_until != existing->config().has_pause_until || want.pause_until != existing->config().pause_until) {
+      want.has_pause_until = existing->config().has_pause_until;
+      want.pause_until = existing->config().pause_until;
+    }
+    if (existing->config() == want) return respond_info(*existing);
+    if (req.action == "create") return respond_error(m.reply(), type, errors::consumer_already_exists);
+    if (auto e = check_consumer_update(existing->config(), want)) return respond_error(m.reply(), type, e);
+    existing->update_config(want);
+    return respond_info(*existing);
+  }
+  if (req.action == "update") return respond_error(m.reply(), type, errors::consumer_does_not_exist);
+  if (s->config().max_consumers > 0 && static_cast<std::int64_t>(s->consumers().size()) >= s->config().max_consumers)
+    return respond_error(m.reply(), type, errors::maximum_consumers_limit);
+  if (s->config().retention == retention_policy::workqueue) {
+    auto mine = cfg.filters();
+    for (auto& [n, c] : s->consumers()) {
+      auto theirs = c->config().filters();
+      if (mine.empty() || theirs.empty()) return respond_error(m.reply(), type, errors::consumer_wq_multiple_unfiltered);
+      for (const auto& a : mine)
+        for (const auto& b : theirs)
+          if (protocol::subjects_overlap(a, b)) return respond_error(m.reply(), type, errors::consumer_wq_consumer_not_unique);
+    }
+  }
+  std::int64_t created = now_ns();
+  auto stored = to_json(cfg, false);
+  stored["__created"] = created;
+  auto cs = env_->create_consumer(sname, cfg.name, json::serialize(stored));
+  if (!cs) return respond_error(m.reply(), type, errors::consumer_create.with(cs.error().message()));
+  auto c = std::make_unique<consumer>(*this, *s, cfg, *cs, created, false);
+  auto* cp = c.get();
+  s->consumers().emplace(cfg.name, std::move(c));
+  cp->start();
+  respond_info(*cp);
+}
+
+void jetstream::api_consumer_info(const inbound_msg& m, std::string_view sname, std::string_view name) {
+  const char* type = "consumer_info_response";
+  auto* s = find_stream(sname);
+  if (!s) return respond_error(m.reply(), type, errors::stream_not_found);
+  auto* c = s->find_consumer(name);
+  if (!c) return respond_error(m.reply(), type, errors::consumer_not_found);
+  json::object r;
+  r["type"] = std::string(type_prefix) + type;
+  for (auto& kv : c->info_json(true)) r[kv.key()] = kv.value();
+  respond(m.reply(), std::move(r), false);
+}
+
+void jetstream::api_consumer_delete(const inbound_msg& m, std::string_view sname, std::string_view name) {
+  const char* type = "consumer_delete_response";
+  auto* s = find_stream(sname);
+  if (!s) return respond_error(m.reply(), type, errors::stream_not_found);
+  if (!s->find_consumer(name)) return respond_error(m.reply(), type, errors::consumer_not_found);
+  s->delete_consumer(name);
+  json::object r;
+  r["type"] = std::string(type_prefix) + type;
+  r["success"] = true;
+  respond(m.reply(), std::move(r), false);
+}
+
+void jetstream::api_consumer_names(const inbound_msg& m, std::string_view sname, bool list) {
+  const char* type = list ? "consumer_list_response" : "consumer_names_response";
+  auto* s = find_stream(sname);
+  if (!s) return respond_error(m.reply(), type, errors::stream_not_found);
+  auto body = parse_body(m.payload());
+  if (auto* e = std::get_if<api_error>(&body)) return respond_error(m.reply(), type, *e);
+  std::int64_t offset = 0;
+  std::string err;
+  json_util::get_int(std::get<json::object>(body), "offset", offset, err, "ApiPagedRequest");
+  if (offset < 0) offset = 0;
+  const std::size_t limit = list ? 256 : 1024;
+  json::object r;
+  r["type"] = std::string(type_prefix) + type;
+  r["total"] = s->consumers().size();
+  r["offset"] = offset;
+  r["limit"] = limit;
+  json::array arr;
+  std::size_t i = 0;
+  for (auto& [n, c] : s->consumers()) {
+    if (i++ < static_cast<std::size_t>(offset)) continue;
+    if (arr.size() >= limit) break;
+    if (list) arr.push_back(c->info_json(false));
+    else arr.emplace_back(n);
+  }
+  r["consumers"] = std::move(arr);
+  respond(m.reply(), std::move(r), false);
+}
+
+void jetstream::api_consumer_pause(const inbound_msg& m, std::string_view sname, std::string_view name) {
+  const char* type = "consumer_pause_response";
+  auto* s = find_stream(sname);
+  if (!s) return respond_error(m.reply(), type, errors::stream_not_found);
+  auto* c = s->find_consumer(name);
+  if (!c) return respond_error(m.reply(), type, errors::consumer_not_found);
+  auto body = parse_body(m.payload());
+  if (auto* e = std::get_if<api_error>(&body)) return respond_error(m.reply(), type, *e);
+  std::string until, err;
+  json_util::get_string(std::get<json::object>(body), "pause_until", until, err, "JSApiConsumerPauseRequest");
+  std::int64_t t = 0;
+  if (!until.empty()) {
+    auto p = json_util::parse_rfc3339(until);
+    if (!p) return respond_error(m.reply(), type, errors::invalid_json.with("parsing time \"" + until + "\" as RFC3339"));
+    t = *p;
+  }
+  auto now = now_ns();
+  c->pause(t > now ? t : 0);
+  json::object r;
+  r["type"] = std::string(type_prefix) + type;
+  r["paused"] = t > now;
+  r["pause_until"] = go_time(t > now ? t : 0);
+  if (t > now) r["pause_remaining"] = t - now;
+  respond(m.reply(), std::move(r), false);
+}
+
+void jetstream::api_consumer_next(const inbound_msg& m, std::string_view sname, std::string_view name) {
+  if (m.reply().empty()) return;
+  stream* s = find_stream(sname);
+  consumer* c = s ? s->find_consumer(name) : nullptr;
+  if (!c) {
+    // nats-server has no subscription for a missing consumer: the requester sees no responders.
+    auto hdr = protocol::header_builder().status(503).finish();
+    publish(m.reply(), m.reply(), {}, hdr, {});
+    return;
+  }
+  c->on_pull_request(m.reply(), m.payload());
+}
+
+void jetstream::handle_direct_get(const inbound_msg& m) {
+  // $JS.API.DIRECT.GET.<stream>[.<subject...>]
+  if (m.reply().empty()) return;
+  auto* s = find_stream(m.stream);
+  if (!s) return;
+  std::string_view subj = m.subject();
+  std::string prefix = "$JS.API.DIRECT.GET." + m.stream;
+  std::string_view last_subject;
+  if (subj.size() > prefix.size() + 1) last_subject = subj.substr(prefix.size() + 1);
+  auto status = [&](int code, const char* text) {
+    auto hdr = protocol::header_builder().status(code, text).finish();
+    publish(m.reply(), m.reply(), {}, hdr, {});
+  };
+  storage::result<storage::stored_msg> r = boost::system::error_code(storage::errc::msg_not_found);
+  if (!last_subject.empty()) {
+    r = s->store().load_last(last_subject);
+  } else {
+    if (m.payload().empty()) return status(408, "Empty Request");
+    boost::system::error_code ec;
+    auto v = json::parse(m.payload(), ec);
+    if (ec || !v.is_object()) return status(408, "Malformed Request");
+    auto& o = v.as_object();
+    std::uint64_t seq = 0;
+    std::string last_by, next_by, err;
+    if (!json_util::get_uint(o, "seq", seq, err, "JSApiMsgGetRequest") ||
+        !json_util::get_string(o, "last_by_subj", last_by, err, "JSApiMsgGetRequest") ||
+        !json_util::get_string(o, "next_by_subj", next_by, err, "JSApiMsgGetRequest"))
+      return status(408, "Malformed Request");
+    if (!last_by.empty()) r = s->store().load_last(last_by);
+    else if (!next_by.empty()) r = s->store().load_next(seq == 0 ? 1 : seq, next_by);
+    else if (seq > 0) r = s->store().load(seq);
+    else return status(408, "Bad Request");
+  }
+  if (!r) return status(404, "Message Not Found");
+  const auto& msg = *r;
+  std::string hdr = msg.hdr.empty() ? std::string("NATS/1.0\r\n\r\n") : msg.hdr;
+  std::string extra = "Nats-Stream: " + s->config().name + "\r\nNats-Subject: " + msg.subject +
+                      "\r\nNats-Sequence: " + std::to_string(msg.seq) + "\r\nNats-Time-Stamp: " +
+                      server::rfc3339_ns(msg.ts) + "\r\n\r\n";
+  hdr.replace(hdr.size() - 2, 2, extra);
+  publish(m.reply(), m.reply(), {}, hdr, msg.data);
+}
+
+}  // namespace jb::jetstream

@@ -1,0 +1,684 @@
+#include "server/jetstream/consumer.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+
+#include "protocol/headers.hpp"
+#include "protocol/subject.hpp"
+#include "server/jetstream/json_util.hpp"
+#include "server/jetstream/stream.hpp"
+#include "server/log.hpp"
+#include "server/server.hpp"
+#include "server/time_util.hpp"
+
+namespace jb::jetstream {
+
+namespace json = boost::json;
+namespace asio = boost::asio;
+
+namespace {
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string go_duration(std::int64_t ns) {
+  // Enough of Go's time.Duration String() for status texts: "30s", "1m30s", "500ms".
+  if (ns % 1'000'000'000 == 0) {
+    std::int64_t s = ns / 1'000'000'000;
+    std::string out;
+    if (s >= 3600) { out += std::to_string(s / 3600) + "h"; s %= 3600; out += std::to_string(s / 60) + "m"; s %= 60; }
+    else if (s >= 60) { out += std::to_string(s / 60) + "m"; s %= 60; }
+    return out + std::to_string(s) + "s";
+  }
+  if (ns % 1'000'000 == 0) return std::to_string(ns / 1'000'000) + "ms";
+  return std::to_string(ns) + "ns";
+}
+
+std::optional<std::int64_t> parse_go_duration(std::string_view s) {
+  std::int64_t total = 0;
+  std::size_t i = 0;
+  if (s.empty()) return std::nullopt;
+  while (i < s.size()) {
+    std::size_t j = i;
+    while (j < s.size() && ((s[j] >= '0' && s[j] <= '9') || s[j] == '.')) ++j;
+    if (j == i) return std::nullopt;
+    double v = std::strtod(std::string(s.substr(i, j - i)).c_str(), nullptr);
+    std::size_t k = j;
+    while (k < s.size() && !((s[k] >= '0' && s[k] <= '9') || s[k] == '.')) ++k;
+    auto unit = s.substr(j, k - j);
+    double mult;
+    if (unit == "ns") mult = 1;
+    else if (unit == "us") mult = 1e3;
+    else if (unit == "ms") mult = 1e6;
+    else if (unit == "s") mult = 1e9;
+    else if (unit == "m") mult = 60e9;
+    else if (unit == "h") mult = 3600e9;
+    else return std::nullopt;
+    total += static_cast<std::int64_t>(v * mult);
+    i = k;
+  }
+  return total;
+}
+
+constexpr std::int64_t max_fc_window = 32 * 1024 * 1024;
+
+}  // namespace
+
+consumer::consumer(jetstream& js, stream& s, consumer_config cfg, std::shared_ptr<storage::consumer_store> store,
+                   std::int64_t created_ns, bool restored)
+    : js_(js), stream_(s), cfg_(std::move(cfg)), store_(std::move(store)), created_(created_ns), timer_(js.executor()) {
+  filters_ = cfg_.filters();
+  if (restored) {
+    const auto& st = store_->state();
+    sseq_next_ = st.delivered.stream + 1;
+    const std::int64_t now = steady_ns();
+    for (const auto& [sseq, pe] : st.pending) set_deadline(sseq, now + cfg_.ack_wait);
+  } else {
+    position_at_start();
+  }
+  if (cfg_.has_pause_until) pause_until_ = cfg_.pause_until;
+  last_active_ = steady_ns();
+}
+
+consumer::~consumer() = default;
+
+void consumer::start() {
+  if (cfg_.is_push()) was_active_ = js_.has_interest(cfg_.deliver_subject);
+  last_delivery_ = steady_ns();
+  signal();
+  schedule_timer();
+}
+
+void consumer::stop() {
+  timer_.cancel();
+  for (auto& r : waiting_) send_status(r.reply, 409, "Consumer Deleted", true);
+  waiting_.clear();
+}
+
+void consumer::update_config(consumer_config cfg) {
+  cfg_ = std::move(cfg);
+  filters_ = cfg_.filters();
+  num_pending_valid_ = false;
+  json::object stored = to_json(cfg_, false);
+  stored["__created"] = created_;
+  storage::ignore_result(store_->update_config(json::serialize(stored)));
+  signal();
+}
+
+bool consumer::matches(std::string_view subject) const {
+  if (filters_.empty()) return true;
+  for (const auto& f : filters_)
+    if (protocol::subject_matches(f, subject)) return true;
+  return false;
+}
+
+void consumer::position_at_start() {
+  auto& store = stream_.store();
+  auto st = store.state();
+  std::uint64_t first = std::max<std::uint64_t>(st.first_seq, 1);
+  switch (cfg_.deliver) {
+    case deliver_policy::all:
+      sseq_next_ = first;
+      break;
+    case deliver_policy::new_only:
+      sseq_next_ = st.last_seq + 1;
+      break;
+    case deliver_policy::by_start_sequence:
+      sseq_next_ = std::max<std::uint64_t>(cfg_.opt_start_seq, 1);
+      break;
+    case deliver_policy::last: {
+      if (filters_.empty()) {
+        sseq_next_ = st.msgs ? st.last_seq : st.last_seq + 1;
+      } else {
+        std::uint64_t best = 0;
+        for (const auto& f : filters_)
+          if (auto m = store.load_last(f)) best = std::max(best, m->seq);
+        sseq_next_ = best ? best : st.last_seq + 1;
+      }
+      break;
+    }
+    case deliver_policy::by_start_time: {
+      sseq_next_ = st.last_seq + 1;
+      for (auto m = store.load_next(first, std::string_view{}); m; m = store.load_next(m->seq + 1, std::string_view{})) {
+        if (m->ts >= cfg_.opt_start_time) {
+          sseq_next_ = m->seq;
+          break;
+        }
+      }
+      break;
+    }
+    case deliver_policy::last_per_subject: {
+      std::vector<std::uint64_t> seqs;
+      for (const auto& f : filters_)
+        for (const auto& [subj, n] : store.subject_counts(f))
+          if (auto m = store.load_last(subj)) seqs.push_back(m->seq);
+      std::sort(seqs.begin(), seqs.end());
+      seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
+      lps_seqs_.assign(seqs.begin(), seqs.end());
+      sseq_next_ = st.last_seq + 1;
+      break;
+    }
+  }
+  if (sseq_next_ > 1 && lps_seqs_.empty()) {
+    // Remember the starting point so a restart does not go back to the beginning.
+    storage::consumer_state cs;
+    cs.delivered = {0, sseq_next_ - 1};
+    cs.ack_floor = {0, sseq_next_ - 1};
+    storage::ignore_result(store_->update_state(cs));
+  }
+}
+
+bool consumer::paused() const { return pause_until_ != 0 && pause_until_ > js_.now_ns(); }
+
+void consumer::pause(std::int64_t until_ns) {
+  pause_until_ = until_ns;
+  cfg_.has_pause_until = until_ns != 0;
+  cfg_.pause_until = until_ns;
+  json::object stored = to_json(cfg_, false);
+  stored["__created"] = created_;
+  storage::ignore_result(store_->update_config(json::serialize(stored)));
+  schedule_timer();
+  if (!paused()) signal();
+}
+
+bool consumer::push_bound() const { return cfg_.is_push() && js_.has_interest(cfg_.deliver_subject); }
+
+std::uint64_t consumer::pending_count() {
+  if (!num_pending_valid_) {
+    num_pending_cache_ = stream_.store().num_pending(sseq_next_, filters_, storage::last_per_subject::no) + lps_seqs_.size();
+    num_pending_valid_ = true;
+  }
+  return num_pending_cache_;
+}
+
+bool consumer::needs(std::uint64_t seq, std::string_view subject) const {
+  if (!matches(subject)) return false;
+  const auto& st = store_->state();
+  if (seq <= st.ack_floor.stream) return false;
+  if (st.pending.count(seq)) return true;
+  return seq >= sseq_next_;
+}
+
+void consumer::signal() {
+  num_pending_valid_ = false;
+  deliver_loop();
+}
+
+void consumer::on_stream_purged() {
+  auto st = stream_.store().state();
+  if (sseq_next_ < st.first_seq) sseq_next_ = st.first_seq;
+  while (!lps_seqs_.empty() && lps_seqs_.front() < st.first_seq) lps_seqs_.pop_front();
+  signal();
+}
+
+void consumer::on_interest(std::string_view subject) {
+  if (cfg_.is_push() && protocol::subject_matches(subject, cfg_.deliver_subject)) {
+    last_active_ = steady_ns();
+    deliver_loop();
+  }
+}
+
+std::int64_t consumer::ack_deadline(std::uint64_t dc) const {
+  std::int64_t wait = cfg_.ack_wait;
+  if (!cfg_.backoff.empty()) {
+    std::size_t i = dc == 0 ? 0 : std::min<std::size_t>(dc - 1, cfg_.backoff.size() - 1);
+    wait = cfg_.backoff[i];
+  }
+  return steady_ns() + wait;
+}
+
+void consumer::set_deadline(std::uint64_t sseq, std::int64_t deadline) {
+  clear_deadline(sseq);
+  deadlines_.emplace(deadline, sseq);
+  deadline_of_[sseq] = deadline;
+  if (timer_at_ == 0 || deadline < timer_at_) schedule_timer();
+}
+
+void consumer::clear_deadline(std::uint64_t sseq) {
+  auto it = deadline_of_.find(sseq);
+  if (it == deadline_of_.end()) return;
+  deadlines_.erase({it->second, sseq});
+  deadline_of_.erase(it);
+}
+
+std::optional<consumer::next_msg> consumer::next_message() {
+  auto& store = stream_.store();
+  while (!redeliver_.empty()) {
+    auto sseq = *redeliver_.begin();
+    redeliver_.erase(redeliver_.begin());
+    const auto& st = store_->state();
+    if (!st.pending.count(sseq)) continue;  // acked meanwhile
+    auto m = store.load(sseq);
+    if (!m) {  // gone from the stream: nothing left to redeliver
+      storage::ignore_result(store_->update_acks(st.pending.at(sseq).seq, sseq));
+      clear_deadline(sseq);
+      continue;
+    }
+    std::uint64_t dc = 2;
+    if (auto it = st.redelivered.find(sseq); it != st.redelivered.end()) dc = it->second + 2;
+    return next_msg{std::move(*m), dc, true};
+  }
+  while (!lps_seqs_.empty()) {
+    auto sseq = lps_seqs_.front();
+    lps_seqs_.pop_front();
+    if (auto m = store.load(sseq)) return next_msg{std::move(*m), 1, false};
+    if (num_pending_cache_ > 0) --num_pending_cache_;
+  }
+  auto m = store.load_next(sseq_next_, filters_);
+  if (!m) return std::nullopt;
+  sseq_next_ = m->seq + 1;
+  return next_msg{std::move(*m), 1, false};
+}
+
+void consumer::deliver(const next_msg& n, const std::string& route_subject) {
+  const auto& st = store_->state();
+  const std::uint64_t dseq = st.delivered.consumer + 1;
+  const std::uint64_t sseq = n.msg.seq;
+  if (!n.redelivery && num_pending_valid_ && num_pending_cache_ > 0) --num_pending_cache_;
+  const std::uint64_t pending = pending_count();
+  std::string reply;
+  {
+    reply.reserve(64);
+    reply.append("$JS.ACK.").append(stream_.config().name).append(".").append(cfg_.name).append(".");
+    reply.append(std::to_string(n.dc)).append(".").append(std::to_string(sseq)).append(".");
+    reply.append(std::to_string(dseq)).append(".").append(std::to_string(n.msg.ts)).append(".");
+    reply.append(std::to_string(pending));
+  }
+  std::string_view hdr = n.msg.hdr;
+  std::string_view data = n.msg.data;
+  std::string hdr_buf;
+  if (cfg_.headers_only) {
+    hdr_buf = hdr.empty() ? std::string("NATS/1.0\r\n\r\n") : std::string(hdr);
+    hdr_buf.replace(hdr_buf.size() - 2, 2, "Nats-Msg-Size: " + std::to_string(n.msg.data.size()) + "\r\n\r\n");
+    hdr = hdr_buf;
+    data = {};
+  }
+  js_.publish(route_subject, n.msg.subject, reply, hdr, data);
+  const std::int64_t now_wall = js_.now_ns();
+  const bool track = cfg_.ack != ack_policy::none;
+  storage::ignore_result(store_->update_delivered(dseq, sseq, n.dc, now_wall,
+                                                  track ? storage::track_pending::yes : storage::track_pending::no));
+  if (track) set_deadline(sseq, ack_deadline(n.dc));
+  last_delivery_ = steady_ns();
+  fc_bytes_ += static_cast<std::int64_t>(hdr.size() + data.size());
+}
+
+void consumer::send_status(std::string_view reply, int code, std::string_view description, bool pending_headers) {
+  protocol::header_builder b;
+  b.status(code, description);
+  if (pending_headers) {
+    b.add("Nats-Pending-Messages", "0");
+    b.add("Nats-Pending-Bytes", "0");
+  }
+  auto hdr = b.finish();
+  js_.publish(reply, reply, {}, hdr, {});
+}
+
+void consumer::deliver_loop() {
+  if (delivering_) return;
+  delivering_ = true;
+  const std::int64_t now = steady_ns();
+  for (;;) {
+    if (paused()) break;
+    if (cfg_.is_push()) {
+      if (!js_.has_interest(cfg_.deliver_subject)) {
+        was_active_ = false;
+        break;
+      }
+      was_active_ = true;
+      last_active_ = now;
+      if (cfg_.flow_control && fc_bytes_ >= fc_window_) break;  // stalled until the FC reply
+    } else {
+      // Oldest request first; requests whose requester went away are dropped silently.
+      while (!waiting_.empty() && !js_.has_interest(waiting_.front().reply)) waiting_.pop_front();
+      if (waiting_.empty()) break;
+    }
+    if (cfg_.ack != ack_policy::none && cfg_.max_ack_pending > 0 &&
+        static_cast<std::int64_t>(store_->state().pending.size()) >= cfg_.max_ack_pending)
+      break;
+    auto n = next_message();
+    if (!n) {
+      // Nothing more to deliver: no_wait requests that are done end with 404.
+      for (auto it = waiting_.begin(); it != waiting_.end();) {
+        if (it->no_wait && (it->expires_at == 0 || it->delivered > 0)) {
+          send_status(it->reply, 404, "No Messages", false);
+          it = waiting_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      break;
+    }
+    if (cfg_.is_push()) {
+      deliver(*n, cfg_.deliver_subject);
+      if (cfg_.flow_control && fc_pending_.empty() && fc_bytes_ >= fc_window_ / 2) {
+        static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        std::string rnd;
+        for (int i = 0; i < 4; ++i) rnd += alphabet[static_cast<std::size_t>(steady_ns() >> (i * 5)) % 62];
+        fc_pending_ = "$JS.FC." + stream_.config().name + "." + cfg_.name + "." + rnd;
+        auto hdr = protocol::header_builder().status(100, "FlowControl Request").finish();
+        js_.publish(cfg_.deliver_subject, cfg_.deliver_subject, fc_pending_, hdr, {});
+      }
+    } else {
+      auto& req = waiting_.front();
+      const std::int64_t size = static_cast<std::int64_t>(n->msg.hdr.size() + n->msg.data.size() + n->msg.subject.size());
+      if (req.max_bytes > 0 && size > req.bytes_left) {
+        // Put the message back for the next request.
+        if (n->redelivery) redeliver_.insert(n->msg.seq);
+        else sseq_next_ = std::min(sseq_next_, n->msg.seq);
+        num_pending_valid_ = false;
+        send_status(req.reply, 409, "Message Size Exceeds MaxBytes", true);
+        waiting_.pop_front();
+        continue;
+      }
+      std::string reply = req.reply;
+      deliver(*n, reply);
+      req.delivered++;
+      req.bytes_left -= size;
+      if (--req.batch <= 0) {
+        waiting_.pop_front();
+      } else if (req.max_bytes > 0 && req.bytes_left <= 0) {
+        send_status(req.reply, 409, "Batch Completed", true);
+        waiting_.pop_front();
+      }
+    }
+  }
+  delivering_ = false;
+  schedule_timer();
+}
+
+void consumer::schedule_timer() {
+  std::int64_t next = 0;
+  auto consider = [&](std::int64_t t) {
+    if (t > 0 && (next == 0 || t < next)) next = t;
+  };
+  if (!deadlines_.empty()) consider(deadlines_.begin()->first);
+  for (const auto& r : waiting_) {
+    consider(r.expires_at);
+    if (r.heartbeat > 0) consider(r.next_heartbeat);
+  }
+  if (cfg_.is_push() && cfg_.idle_heartbeat > 0) consider(last_delivery_ + cfg_.idle_heartbeat);
+  if (pause_until_ > 0) {
+    std::int64_t rem = pause_until_ - js_.now_ns();
+    if (rem > 0) consider(steady_ns() + rem);
+  }
+  if (cfg_.inactive_threshold > 0) consider(last_active_ + cfg_.inactive_threshold);
+  if (next == 0) return;
+  if (timer_at_ != 0 && timer_at_ <= next) return;
+  timer_at_ = next;
+  std::int64_t wait = std::max<std::int64_t>(next - steady_ns(), 0);
+  timer_.expires_after(std::chrono::nanoseconds(wait));
+  timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    timer_at_ = 0;
+    on_timer();
+  });
+}
+
+void consumer::expire_acks(std::int64_t now) {
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    auto sseq = deadlines_.begin()->second;
+    deadlines_.erase(deadlines_.begin());
+    deadline_of_.erase(sseq);
+    const auto& st = store_->state();
+    auto pit = st.pending.find(sseq);
+    if (pit == st.pending.end()) continue;
+    std::uint64_t dc = 1;
+    if (auto it = st.redelivered.find(sseq); it != st.redelivered.end()) dc = it->second + 1;
+    if (cfg_.max_deliver > 0 && static_cast<std::int64_t>(dc) >= cfg_.max_deliver) {
+      // Out of deliveries: advisory, and the message no longer holds the ack floor back.
+      json::object adv;
+      adv["type"] = "io.nats.jetstream.advisory.v1.max_deliver";
+      adv["stream"] = stream_.config().name;
+      adv["consumer"] = cfg_.name;
+      adv["stream_seq"] = sseq;
+      adv["deliveries"] = dc;
+      js_.publish("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + stream_.config().name + "." + cfg_.name,
+                  json::serialize(adv));
+      storage::ignore_result(store_->update_acks(pit->second.seq, sseq));
+      continue;
+    }
+    redeliver_.insert(sseq);
+  }
+}
+
+void consumer::on_timer() {
+  const std::int64_t now = steady_ns();
+  expire_acks(now);
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (it->expires_at != 0 && it->expires_at <= now) {
+      if (!(it->no_wait && it->delivered > 0)) send_status(it->reply, 408, "Request Timeout", true);
+      else send_status(it->reply, 404, "No Messages", false);
+      it = waiting_.erase(it);
+      continue;
+    }
+    if (it->heartbeat > 0 && it->next_heartbeat <= now) {
+      send_status(it->reply, 100, "Idle Heartbeat", false);
+      it->next_heartbeat = now + it->heartbeat;
+    }
+    ++it;
+  }
+  if (cfg_.is_push() && cfg_.idle_heartbeat > 0 && now - last_delivery_ >= cfg_.idle_heartbeat) send_heartbeat(false);
+  if (pause_until_ != 0 && pause_until_ <= js_.now_ns()) pause_until_ = 0;
+  deliver_loop();
+  check_inactivity(now);  // may delete this consumer: last
+}
+
+void consumer::check_inactivity(std::int64_t now) {
+  if (cfg_.inactive_threshold <= 0) return;
+  bool active = cfg_.is_push() ? js_.has_interest(cfg_.deliver_subject) : !waiting_.empty();
+  if (active) {
+    last_active_ = now;
+    schedule_timer();
+    return;
+  }
+  if (now - last_active_ < cfg_.inactive_threshold) {
+    schedule_timer();
+    return;
+  }
+  std::string sname = stream_.config().name, cname = cfg_.name;
+  auto& js = js_;
+  asio::post(js.executor(), [&js, sname, cname] {
+    if (auto* s = js.find_stream(sname)) s->delete_consumer(cname);
+    js.flush_kicks();
+  });
+}
+
+void consumer::send_heartbeat(bool force) {
+  if (!force && !js_.has_interest(cfg_.deliver_subject)) return;
+  const auto& st = store_->state();
+  protocol::header_builder b;
+  b.status(100, "Idle Heartbeat");
+  b.add("Nats-Last-Consumer", std::to_string(st.delivered.consumer));
+  b.add("Nats-Last-Stream", std::to_string(st.delivered.stream));
+  if (!fc_pending_.empty() && fc_bytes_ >= fc_window_) b.add("Nats-Consumer-Stalled", fc_pending_);
+  auto hdr = b.finish();
+  js_.publish(cfg_.deliver_subject, cfg_.deliver_subject, {}, hdr, {});
+  last_delivery_ = steady_ns();
+}
+
+void consumer::on_flow_control(std::string_view subject) {
+  if (subject != fc_pending_) return;
+  fc_pending_.clear();
+  fc_bytes_ = 0;
+  fc_window_ = std::min(fc_window_ * 2, max_fc_window);
+  deliver_loop();
+}
+
+void consumer::on_ack(std::string_view subject, std::string_view payload, std::string_view reply) {
+  std::vector<std::string_view> t;
+  for (auto tok : protocol::tokens(subject)) t.push_back(tok);
+  std::size_t base = t.size() == 9 ? 4 : 6;
+  if (t.size() < base + 3) return;
+  std::uint64_t sseq = 0, dseq = 0;
+  std::from_chars(t[base + 1].data(), t[base + 1].data() + t[base + 1].size(), sseq);
+  std::from_chars(t[base + 2].data(), t[base + 2].data() + t[base + 2].size(), dseq);
+  auto confirm = [&] {
+    if (!reply.empty()) js_.publish(reply, {});
+  };
+  auto starts = [&](std::string_view p) { return payload.substr(0, p.size()) == p; };
+  const auto& st = store_->state();
+  if (payload.empty() || payload == "+ACK" || payload == "+OK" || starts("+NXT")) {
+    if (cfg_.ack == ack_policy::all) ack_all_upto(sseq);
+    else ack_one(sseq, dseq);
+    if (starts("+NXT")) {
+      auto rest = payload.substr(4);
+      while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+      if (!reply.empty()) on_pull_request(reply, rest);
+    } else {
+      confirm();
+    }
+  } else if (starts("-NAK")) {
+    if (st.pending.count(sseq)) {
+      std::int64_t delay = 0;
+      auto rest = payload.substr(4);
+      while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+      if (!rest.empty()) {
+        if (rest.front() == '{') {
+          boost::system::error_code ec;
+          auto v = json::parse(rest, ec);
+          if (!ec && v.is_object()) {
+            if (auto* d = v.as_object().if_contains("delay"); d && d->is_number()) delay = d->to_number<std::int64_t>();
+          }
+        } else if (auto d = parse_go_duration(rest)) {
+          delay = *d;
+        }
+      }
+      if (delay > 0) {
+        set_deadline(sseq, steady_ns() + delay);
+      } else {
+        clear_deadline(sseq);
+        redeliver_.insert(sseq);
+      }
+    }
+    confirm();
+  } else if (payload == "+WPI") {
+    if (st.pending.count(sseq)) {
+      std::uint64_t dc = 1;
+      if (auto it = st.redelivered.find(sseq); it != st.redelivered.end()) dc = it->second + 1;
+      set_deadline(sseq, ack_deadline(dc));
+    }
+    confirm();
+  } else if (starts("+TERM")) {
+    ack_one(sseq, dseq);
+    confirm();
+  } else {
+    return;
+  }
+  deliver_loop();
+}
+
+void consumer::ack_one(std::uint64_t sseq, std::uint64_t dseq) {
+  if (cfg_.ack == ack_policy::none) return;
+  const auto& st = store_->state();
+  auto it = st.pending.find(sseq);
+  if (it == st.pending.end()) return;
+  std::uint64_t pdseq = it->second.seq ? it->second.seq : dseq;
+  std::string subject;
+  const bool retention = stream_.config().retention != retention_policy::limits;
+  if (retention) {
+    if (auto m = stream_.store().load(sseq)) subject = m->subject;
+  }
+  storage::ignore_result(store_->update_acks(pdseq, sseq));
+  clear_deadline(sseq);
+  redeliver_.erase(sseq);
+  if (retention) stream_.check_retention(sseq, subject);
+}
+
+void consumer::ack_all_upto(std::uint64_t sseq) {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> todo;
+  for (const auto& [s, pe] : store_->state().pending) {
+    if (s > sseq) break;
+    todo.emplace_back(s, pe.seq);
+  }
+  for (auto [s, d] : todo) ack_one(s, d);
+}
+
+void consumer::on_pull_request(std::string_view reply, std::string_view payload) {
+  if (cfg_.is_push()) return send_status(reply, 409, "Consumer is push based", false);
+  pull_request r;
+  r.reply = std::string(reply);
+  std::int64_t expires = 0;
+  while (!payload.empty() && (payload.front() == ' ' || payload.front() == '\t')) payload.remove_prefix(1);
+  if (!payload.empty()) {
+    if (payload.front() == '{') {
+      boost::system::error_code ec;
+      auto v = json::parse(payload, ec);
+      if (ec || !v.is_object()) return send_status(reply, 400, "Bad Request", false);
+      auto& o = v.as_object();
+      std::string err;
+      json_util::get_int(o, "batch", r.batch, err, "JSApiConsumerGetNextRequest");
+      json_util::get_int(o, "expires", expires, err, "JSApiConsumerGetNextRequest");
+      json_util::get_bool(o, "no_wait", r.no_wait, err, "JSApiConsumerGetNextRequest");
+      json_util::get_int(o, "max_bytes", r.max_bytes, err, "JSApiConsumerGetNextRequest");
+      json_util::get_int(o, "idle_heartbeat", r.heartbeat, err, "JSApiConsumerGetNextRequest");
+    } else {
+      std::int64_t b = 0;
+      auto [p, ec] = std::from_chars(payload.data(), payload.data() + payload.size(), b);
+      if (ec == std::errc()) r.batch = b;
+    }
+  }
+  if (r.batch <= 0) r.batch = 1;
+  if (cfg_.max_batch > 0 && r.batch > cfg_.max_batch)
+    return send_status(reply, 409, "Exceeded MaxRequestBatch of " + std::to_string(cfg_.max_batch), false);
+  if (cfg_.max_expires > 0 && expires > cfg_.max_expires)
+    return send_status(reply, 409, "Exceeded MaxRequestExpires of " + go_duration(cfg_.max_expires), false);
+  if (cfg_.max_bytes > 0 && r.max_bytes > cfg_.max_bytes)
+    return send_status(reply, 409, "Exceeded MaxRequestMaxBytes of " + std::to_string(cfg_.max_bytes), false);
+  if (r.heartbeat > 0 && expires > 0 && r.heartbeat * 2 > expires)
+    return send_status(reply, 400, "Bad Request - heartbeat value too large", false);
+  const std::int64_t now = steady_ns();
+  last_active_ = now;
+  if (r.no_wait && expires == 0) {
+    const bool any = !redeliver_.empty() || pending_count() > 0;
+    if (!any) return send_status(reply, 404, "No Messages", false);
+  }
+  if (static_cast<std::int64_t>(waiting_.size()) >= cfg_.max_waiting) {
+    // Requests that expired or lost interest do not count.
+    while (!waiting_.empty() && !js_.has_interest(waiting_.front().reply)) waiting_.pop_front();
+    if (static_cast<std::int64_t>(waiting_.size()) >= cfg_.max_waiting) {
+      if (r.heartbeat == 0) send_status(reply, 409, "Exceeded MaxWaiting", false);
+      return;
+    }
+  }
+  r.bytes_left = r.max_bytes;
+  if (expires > 0) r.expires_at = now + expires;
+  if (r.heartbeat > 0) r.next_heartbeat = now + r.heartbeat;
+  waiting_.push_back(std::move(r));
+  deliver_loop();
+}
+
+json::object consumer::info_json(bool with_version_metadata) {
+  const auto& st = store_->state();
+  json::object o;
+  o["stream_name"] = stream_.config().name;
+  o["name"] = cfg_.name;
+  o["created"] = server::rfc3339_ns(created_);
+  o["config"] = to_json(cfg_, with_version_metadata);
+  o["delivered"] = json::object{{"consumer_seq", st.delivered.consumer}, {"stream_seq", st.delivered.stream}};
+  o["ack_floor"] = json::object{{"consumer_seq", st.ack_floor.consumer}, {"stream_seq", st.ack_floor.stream}};
+  o["num_ack_pending"] = st.pending.size();
+  std::uint64_t redelivered = 0;
+  if (cfg_.max_deliver != 1)
+    for (const auto& [s, n] : st.redelivered)
+      if (st.pending.count(s)) ++redelivered;
+  o["num_redelivered"] = redelivered;
+  std::uint64_t waiting = 0;
+  for (const auto& r : waiting_) waiting += js_.has_interest(r.reply);
+  o["num_waiting"] = waiting;
+  o["num_pending"] = pending_count();
+  if (push_bound()) o["push_bound"] = true;
+  if (paused()) {
+    o["paused"] = true;
+    o["pause_remaining"] = pause_until_ - js_.now_ns();
+  }
+  o["ts"] = server::rfc3339_ns(js_.now_ns());
+  return o;
+}
+
+}  // namespace jb::jetstream

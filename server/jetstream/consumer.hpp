@@ -1,0 +1,116 @@
+#pragma once
+// One consumer: delivery (push to a deliver subject, pull on request), acknowledgements,
+// redelivery, heartbeats and flow control. Lives on the JetStream strand.
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/object.hpp>
+
+#include "server/jetstream/jetstream.hpp"
+#include "storage/consumer_store.hpp"
+
+namespace jb::jetstream {
+
+class consumer {
+ public:
+  consumer(jetstream& js, stream& s, consumer_config cfg, std::shared_ptr<storage::consumer_store> store,
+           std::int64_t created_ns, bool restored);
+  ~consumer();
+
+  void start();
+  void stop();
+
+  [[nodiscard]] const consumer_config& config() const noexcept { return cfg_; }
+  [[nodiscard]] const std::string& name() const noexcept { return cfg_.name; }
+  void update_config(consumer_config cfg);
+  [[nodiscard]] boost::json::object info_json(bool with_version_metadata);
+
+  // New messages were stored, or interest / acks changed: deliver what can be delivered.
+  void signal();
+  void on_ack(std::string_view reply_tokens_subject, std::string_view payload, std::string_view reply);
+  void on_flow_control(std::string_view subject);
+  void on_pull_request(std::string_view reply, std::string_view payload);
+  void on_interest(std::string_view subject);
+  void on_stream_purged();
+  void pause(std::int64_t until_ns);
+
+  // Does this consumer still need stream message `seq` (interest retention)?
+  [[nodiscard]] bool needs(std::uint64_t seq, std::string_view subject) const;
+  [[nodiscard]] bool matches(std::string_view subject) const;
+  [[nodiscard]] bool push_bound() const;
+  [[nodiscard]] bool paused() const;
+
+ private:
+  struct pull_request {
+    std::string reply;
+    std::int64_t batch = 1;
+    std::int64_t max_bytes = 0;  // 0: no byte budget
+    std::int64_t bytes_left = 0;
+    std::int64_t expires_at = 0;  // steady ns; 0 = never
+    bool no_wait = false;
+    std::int64_t heartbeat = 0;  // ns
+    std::int64_t next_heartbeat = 0;
+    std::int64_t delivered = 0;
+  };
+  struct next_msg {
+    storage::stored_msg msg;
+    std::uint64_t dc = 1;  // delivery count
+    bool redelivery = false;
+  };
+
+  void deliver_loop();
+  std::optional<next_msg> next_message();
+  void deliver(const next_msg& n, const std::string& route_subject);
+  std::uint64_t pending_count();
+  void schedule_timer();
+  void on_timer();
+  void expire_acks(std::int64_t now);
+  void send_heartbeat(bool force);
+  void send_status(std::string_view reply, int code, std::string_view description, bool pending_headers);
+  void finish_request(std::deque<pull_request>::iterator it);
+  void ack_one(std::uint64_t sseq, std::uint64_t dseq);
+  void ack_all_upto(std::uint64_t sseq);
+  void set_deadline(std::uint64_t sseq, std::int64_t deadline);
+  void clear_deadline(std::uint64_t sseq);
+  std::int64_t ack_deadline(std::uint64_t dc) const;
+  void position_at_start();
+  void check_inactivity(std::int64_t now);
+
+  jetstream& js_;
+  stream& stream_;
+  consumer_config cfg_;
+  std::shared_ptr<storage::consumer_store> store_;
+  std::int64_t created_;
+  boost::asio::steady_timer timer_;
+  std::int64_t timer_at_ = 0;
+
+  std::vector<std::string> filters_;
+  std::uint64_t sseq_next_ = 1;  // next stream sequence to look at
+  std::deque<std::uint64_t> lps_seqs_;  // last_per_subject: initial sequences still to deliver
+  std::set<std::uint64_t> redeliver_;  // due for redelivery, served before new messages
+  std::set<std::pair<std::int64_t, std::uint64_t>> deadlines_;  // (steady ns, stream seq)
+  std::map<std::uint64_t, std::int64_t> deadline_of_;
+  std::uint64_t num_pending_cache_ = 0;
+  bool num_pending_valid_ = false;
+  bool delivering_ = false;
+
+  // Push state.
+  std::int64_t last_delivery_ = 0;  // steady ns of the last data message or heartbeat
+  std::int64_t fc_window_ = 2 * 1024 * 1024;
+  std::int64_t fc_bytes_ = 0;
+  std::string fc_pending_;  // the outstanding flow-control reply subject
+  bool was_active_ = false;
+  std::int64_t last_active_ = 0;  // steady ns: interest or pull request last seen
+
+  // Pull state.
+  std::deque<pull_request> waiting_;
+  std::int64_t pause_until_ = 0;
+};
+
+}  // namespace jb::jetstream

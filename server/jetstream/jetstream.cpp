@@ -1,0 +1,329 @@
+#include "server/jetstream/jetstream.hpp"
+
+#include <filesystem>
+#include <stdexcept>
+
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+
+#include "protocol/subject.hpp"
+#include "server/jetstream/consumer.hpp"
+#include "server/jetstream/stream.hpp"
+#include "server/log.hpp"
+#include "server/router.hpp"
+#include "server/server.hpp"
+#include "server/time_util.hpp"
+#include "storage/memory_store.hpp"
+#include "storage/rocksdb_store.hpp"
+
+namespace jb::jetstream {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+// ---- js_subscriber ----------------------------------------------------------------------------
+
+bool js_subscriber::deliver(server::subscription&, const server::message_view& m) {
+  return js_.enqueue(kind_, stream_, m);
+}
+
+void js_subscriber::kick() { js_.kick(); }
+
+// ---- jetstream --------------------------------------------------------------------------------
+
+jetstream::jetstream(server::server& srv, jetstream_options opts)
+    : srv_(srv), opts_(std::move(opts)), strand_(asio::make_strand(srv.io())) {}
+
+jetstream::~jetstream() = default;
+
+std::int64_t jetstream::now_ns() const {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void jetstream::start() {
+  auto& L = log::jetstream();
+  L.info("Starting JetStream");
+  L.info("    _ ___ _____ ___ _____ ___ ___   _   __  __");
+  L.info(" _ | | __|_   _/ __|_   _| _ \\ __| /_\\ |  \\/  |");
+  L.info("| || | _|  | | \\__ \\ | | |   / _| / _ \\| |\\/| |");
+  L.info(" \\__/|___| |_| |___/ |_| |_|_\\___/_/ \\_\\_|  |_|");
+  L.info("");
+  L.info("         https://docs.nats.io/jetstream");
+  L.info("");
+  L.info("---------------- JETSTREAM ----------------");
+  if (opts_.in_memory) {
+    env_ = std::make_unique<storage::memory_env>();
+    L.info("  Store Directory: \":memory:\" (nothing is written to disk)");
+  } else {
+    std::filesystem::path dir = std::filesystem::path(opts_.store_dir) / "jetstream";
+    std::error_code ec;
+    if (std::filesystem::exists(opts_.store_dir, ec) && !std::filesystem::is_directory(opts_.store_dir, ec))
+      throw std::runtime_error("storage directory is not a directory: \"" + opts_.store_dir + "\"");
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw std::runtime_error("could not create storage directory - " + ec.message());
+    storage::rocksdb_env_options eo;
+    eo.dir = dir;
+    eo.sync_always = opts_.sync_always;
+    eo.sync_interval = opts_.sync_interval;
+    std::string detail;
+    auto r = storage::rocksdb_env::open(eo, &detail);
+    if (!r) throw std::runtime_error("could not open store \"" + dir.string() + "\": " + (detail.empty() ? r.error().message() : detail));
+    env_ = std::move(*r);
+    L.info("  Store Directory: \"{}\"", opts_.store_dir);
+  }
+  L.info("  API Level:       {}", api_level);
+  L.info("-------------------------------------------");
+
+  // Restore streams and consumers and subscribe the API. This runs before the io_context's
+  // threads start, so nothing else touches JetStream state yet.
+  {
+    {
+      for (const auto& e : env_->streams()) {
+        boost::system::error_code ec;
+        auto v = json::parse(e.config, ec);
+        if (ec || !v.is_object()) {
+          log::jetstream().error("Stream {} has an unreadable config, skipping", e.name);
+          continue;
+        }
+        auto& o = v.as_object();
+        std::int64_t created = now_ns();
+        if (auto* c = o.if_contains("__created"); c && c->is_int64()) created = c->as_int64();
+        o.erase("__created");
+        auto parsed = parse_stream_config(o, e.name, true);
+        if (auto* err = std::get_if<api_error>(&parsed)) {
+          log::jetstream().error("Stream {} config no longer valid: {}", e.name, err->description);
+          continue;
+        }
+        auto store = env_->open_stream(e.name);
+        if (!store) {
+          log::jetstream().error("Stream {} could not be opened: {}", e.name, store.error().message());
+          continue;
+        }
+        auto s = std::make_unique<stream>(*this, std::get<stream_config>(parsed), *store, created);
+        auto* sp = s.get();
+        streams_.emplace(e.name, std::move(s));
+        sp->start();
+        auto names = env_->consumer_names(e.name);
+        if (names) {
+          for (const auto& cn : *names) {
+            auto cs = env_->open_consumer(e.name, cn);
+            if (!cs) continue;
+            boost::system::error_code cec;
+            auto cv = json::parse((*cs)->config(), cec);
+            if (cec || !cv.is_object()) continue;
+            auto& co = cv.as_object();
+            std::int64_t ccreated = now_ns();
+            if (auto* c = co.if_contains("__created"); c && c->is_int64()) ccreated = c->as_int64();
+            co.erase("__created");
+            auto cc = parse_consumer_config_json(co);
+            if (std::holds_alternative<api_error>(cc)) continue;
+            auto cfg = std::get<consumer_config>(cc);
+            if (!cfg.is_durable()) {  // ephemerals do not survive a restart
+              (void)env_->delete_consumer(e.name, cn);
+              continue;
+            }
+            auto c = std::make_unique<consumer>(*this, *sp, cfg, *cs, ccreated, true);
+            auto* cp = c.get();
+            sp->consumers().emplace(cn, std::move(c));
+            cp->start();
+          }
+        }
+        auto st = sp->store().state();
+        log::jetstream().info("  Restored {} messages for stream '$G > {}'", st.msgs, e.name);
+      }
+      for (const char* subj : {"$JS.API.INFO", "$JS.API.STREAM.>", "$JS.API.CONSUMER.>", "$JS.API.ACCOUNT.>",
+                               "$JS.API.META.>", "$JS.API.SERVER.>"})
+        api_subs_.push_back(subscribe(subj, target::api, {}));
+      api_subs_.push_back(subscribe("$JS.ACK.>", target::ack, {}));
+      api_subs_.push_back(subscribe("$JS.FC.>", target::flow_control, {}));
+    }
+  }
+  refresh_usage();
+}
+
+void jetstream::stop() {
+  asio::post(strand_, [this] {
+    flush_ingest();
+    for (auto& s : api_subs_) unsubscribe(s);
+    api_subs_.clear();
+    for (auto& [n, s] : streams_) s->stop();
+    flush_kicks();
+  });
+}
+
+bool jetstream::enqueue(target kind, const std::string& stream, const server::message_view& m) {
+  inbound_msg in;
+  in.kind = kind;
+  in.ts = now_ns();
+  if (kind == target::ingest || kind == target::direct_get) in.stream = stream;
+  in.buf.reserve(m.subject.size() + m.reply.size() + m.headers.size() + m.payload.size());
+  in.buf.append(m.subject).append(m.reply).append(m.headers).append(m.payload);
+  in.subject_len = static_cast<std::uint32_t>(m.subject.size());
+  in.reply_len = static_cast<std::uint32_t>(m.reply.size());
+  in.hdr_len = static_cast<std::uint32_t>(m.headers.size());
+  std::lock_guard lk(inbox_mu_);
+  inbox_.push_back(std::move(in));
+  if (!drain_scheduled_) {
+    drain_scheduled_ = true;
+    return true;
+  }
+  return false;
+}
+
+void jetstream::kick() {
+  asio::post(strand_, [this] { drain(); });
+}
+
+void jetstream::drain() {
+  for (;;) {
+    {
+      std::lock_guard lk(inbox_mu_);
+      work_.clear();
+      work_.swap(inbox_);
+      if (work_.empty()) {
+        drain_scheduled_ = false;
+        break;
+      }
+    }
+    for (auto& m : work_) {
+      switch (m.kind) {
+        case target::ingest:
+          if (auto* s = find_stream(m.stream)) {
+            if (!s->has_staged()) ingest_dirty_.push_back(s);
+            s->stage(m);
+          }
+          break;
+        case target::api:
+          flush_ingest();
+          handle_api(m);
+          break;
+        case target::ack:
+          flush_ingest();
+          handle_ack(m);
+          break;
+        case target::flow_control:
+          handle_flow_control(m);
+          break;
+        case target::direct_get:
+          flush_ingest();
+          handle_direct_get(m);
+          break;
+      }
+      flush_kicks();
+    }
+    flush_ingest();
+    flush_kicks();
+  }
+  refresh_usage();
+}
+
+void jetstream::flush_ingest() {
+  if (ingest_dirty_.empty()) return;
+  auto dirty = std::move(ingest_dirty_);
+  ingest_dirty_.clear();
+  for (auto* s : dirty) s->flush();
+}
+
+void jetstream::flush_kicks() { server::flush_kicks(kicks_); }
+
+void jetstream::publish(std::string_view route_subject, std::string_view subject, std::string_view reply,
+                        std::string_view headers, std::string_view payload) {
+  auto r = srv_.subs().match(route_subject);
+  server::message_view m{subject, reply, headers, payload};
+  auto st = server::route_to(*r, m, 0, true, kicks_);
+  auto& c = srv_.counters();
+  c.out_msgs.fetch_add(st.delivered, std::memory_order_relaxed);
+  c.out_bytes.fetch_add(st.delivered * (headers.size() + payload.size()), std::memory_order_relaxed);
+}
+
+std::shared_ptr<server::subscription> jetstream::subscribe(const std::string& subject, target kind,
+                                                           const std::string& stream, const std::string& queue) {
+  auto sub = std::make_shared<server::subscription>();
+  sub->subject = subject;
+  sub->queue = queue;
+  sub->sid = "js";
+  sub->owner = std::make_shared<js_subscriber>(*this, kind, stream);
+  srv_.subs().insert(sub);
+  return sub;
+}
+
+void jetstream::unsubscribe(const std::shared_ptr<server::subscription>& sub) {
+  if (!sub) return;
+  sub->closed.store(true, std::memory_order_relaxed);
+  srv_.subs().remove(sub);
+}
+
+bool jetstream::has_interest(std::string_view subject) const { return srv_.subs().has_interest(subject); }
+
+void jetstream::on_interest(std::string_view subject) {
+  asio::post(strand_, [this, s = std::string(subject)] {
+    for (auto& [n, st] : streams_)
+      for (auto& [cn, c] : st->consumers()) c->on_interest(s);
+    flush_kicks();
+  });
+}
+
+stream* jetstream::find_stream(std::string_view name) {
+  auto it = streams_.find(name);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+jetstream::usage jetstream::snapshot_usage() {
+  std::lock_guard lk(usage_mu_);
+  return usage_;
+}
+
+void jetstream::refresh_usage() {
+  {
+    usage u;
+    for (auto& [n, s] : streams_) {
+      auto st = s->store().state();
+      (s->config().storage == storage_kind::memory ? u.memory : u.storage) += st.bytes;
+      u.messages += st.msgs;
+      u.bytes += st.bytes;
+      u.consumers += s->consumers().size();
+      ++u.streams;
+    }
+    u.api_total = api_total_;
+    u.api_errors = api_errors_;
+    std::lock_guard lk(usage_mu_);
+    usage_ = u;
+  }
+}
+
+// ---- acks and flow control ----------------------------------------------------------------------
+
+void jetstream::handle_ack(const inbound_msg& m) {
+  // $JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending> (v1) or
+  // $JS.ACK.<domain>.<acchash>.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending>[.<rand>] (v2)
+  std::vector<std::string_view> t;
+  for (auto tok : protocol::tokens(m.subject())) t.push_back(tok);
+  std::string_view sname, cname;
+  if (t.size() == 9) {
+    sname = t[2];
+    cname = t[3];
+  } else if (t.size() >= 11) {
+    sname = t[4];
+    cname = t[5];
+  } else {
+    return;
+  }
+  auto* s = find_stream(sname);
+  if (!s) return;
+  auto* c = s->find_consumer(cname);
+  if (!c) return;
+  c->on_ack(m.subject(), m.payload(), m.reply());
+}
+
+void jetstream::handle_flow_control(const inbound_msg& m) {
+  // $JS.FC.<stream>.<consumer>.<rand>
+  std::vector<std::string_view> t;
+  for (auto tok : protocol::tokens(m.subject())) t.push_back(tok);
+  if (t.size() < 5) return;
+  auto* s = find_stream(t[2]);
+  if (!s) return;
+  if (auto* c = s->find_consumer(t[3])) c->on_flow_control(m.subject());
+}
+
+}  // namespace jb::jetstream

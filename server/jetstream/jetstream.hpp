@@ -1,0 +1,172 @@
+#pragma once
+// JetStream: streams stored through storage::store_env, consumers delivering from them, and the
+// $JS.API request surface, all as internal subscribers of the router.
+//
+// Thread affinity: every JetStream object (streams, consumers, stores, timers) lives on one
+// strand, `executor()`. Messages reach it from publishers' threads through enqueue(), which only
+// copies them into the inbox under a mutex; the strand drains the inbox in batches, so ingest
+// appends are committed as one storage batch (group commit) before their PubAcks go out.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/json/object.hpp>
+
+#include "server/jetstream/api_errors.hpp"
+#include "server/jetstream/consumer_config.hpp"
+#include "server/jetstream/stream_config.hpp"
+#include "server/subscription.hpp"
+#include "storage/store_env.hpp"
+
+namespace jb::server {
+class server;
+}
+
+namespace jb::jetstream {
+
+class jetstream;
+class stream;
+class consumer;
+
+using executor_type = boost::asio::strand<boost::asio::io_context::executor_type>;
+
+// What an internal subscription feeds.
+enum class target : std::uint8_t { api, ingest, ack, flow_control, direct_get };
+
+// A message copied out of a publisher's read buffer into the JetStream inbox.
+struct inbound_msg {
+  target kind = target::api;
+  std::string stream;  // ingest / direct_get
+  std::string buf;     // subject, reply, headers, payload back to back
+  std::uint32_t subject_len = 0, reply_len = 0, hdr_len = 0;
+  std::int64_t ts = 0;  // arrival, unix ns
+  [[nodiscard]] std::string_view subject() const { return {buf.data(), subject_len}; }
+  [[nodiscard]] std::string_view reply() const { return {buf.data() + subject_len, reply_len}; }
+  [[nodiscard]] std::string_view headers() const { return {buf.data() + subject_len + reply_len, hdr_len}; }
+  [[nodiscard]] std::string_view payload() const {
+    std::size_t off = subject_len + reply_len + hdr_len;
+    return {buf.data() + off, buf.size() - off};
+  }
+};
+
+// The router-facing side of one internal subscription.
+class js_subscriber final : public server::subscriber {
+ public:
+  js_subscriber(jetstream& js, target kind, std::string stream) : js_(js), kind_(kind), stream_(std::move(stream)) {}
+  bool deliver(server::subscription& sub, const server::message_view& m) override;
+  void kick() override;
+
+ private:
+  jetstream& js_;
+  target kind_;
+  std::string stream_;
+};
+
+struct jetstream_options {
+  std::string store_dir;  // <store_dir>/jetstream holds the RocksDB store
+  bool in_memory = false;
+  bool sync_always = false;
+  std::chrono::milliseconds sync_interval{std::chrono::minutes(2)};
+};
+
+class jetstream {
+ public:
+  jetstream(server::server& srv, jetstream_options opts);
+  ~jetstream();
+
+  // Opens the store, restores streams and consumers, subscribes the API. Throws
+  // std::runtime_error with a clear message when the store cannot be opened.
+  void start();
+  // Stops timers and drops internal subscriptions (on the strand). Blocks until done.
+  void stop();
+
+  // Any thread.
+  bool enqueue(target kind, const std::string& stream, const server::message_view& m);
+  void kick();
+  // A subscription appeared: push consumers waiting for interest may start delivering.
+  void on_interest(std::string_view subject);
+
+  // Strand only.
+  [[nodiscard]] executor_type& executor() noexcept { return strand_; }
+  [[nodiscard]] server::server& srv() noexcept { return srv_; }
+  // Publishes an internal message: routed on `route_subject`, seen by receivers as `subject`.
+  void publish(std::string_view route_subject, std::string_view subject, std::string_view reply,
+               std::string_view headers, std::string_view payload);
+  void publish(std::string_view subject, std::string_view payload) { publish(subject, subject, {}, {}, payload); }
+  // Subscribes an internal handler; returns the subscription (remove with unsubscribe()).
+  std::shared_ptr<server::subscription> subscribe(const std::string& subject, target kind, const std::string& stream,
+                                                  const std::string& queue = {});
+  void unsubscribe(const std::shared_ptr<server::subscription>& sub);
+  [[nodiscard]] bool has_interest(std::string_view subject) const;
+  [[nodiscard]] storage::store_env& env() noexcept { return *env_; }
+  [[nodiscard]] std::int64_t now_ns() const;
+  void flush_kicks();
+
+  // Monitoring summary (any thread): refreshed by the strand after each batch of work.
+  struct usage {
+    std::uint64_t memory = 0, storage = 0, streams = 0, consumers = 0, messages = 0, bytes = 0;
+    std::uint64_t api_total = 0, api_errors = 0;
+  };
+  [[nodiscard]] usage snapshot_usage();
+  [[nodiscard]] const jetstream_options& options() const noexcept { return opts_; }
+
+ private:
+  friend class stream;
+  friend class consumer;
+  void drain();
+  void handle_api(const inbound_msg& m);
+  void handle_ack(const inbound_msg& m);
+  void handle_flow_control(const inbound_msg& m);
+  void handle_direct_get(const inbound_msg& m);
+  void flush_ingest();
+  void refresh_usage();
+
+  // API handlers.
+  void respond(std::string_view reply, boost::json::object body, bool is_error);
+  void respond_error(std::string_view reply, const char* type, const api_error& e);
+  void api_info(const inbound_msg& m);
+  void api_stream_create(const inbound_msg& m, std::string_view name, bool update);
+  void api_stream_info(const inbound_msg& m, std::string_view name);
+  void api_stream_delete(const inbound_msg& m, std::string_view name);
+  void api_stream_names(const inbound_msg& m, bool list);
+  void api_stream_purge(const inbound_msg& m, std::string_view name);
+  void api_stream_msg_get(const inbound_msg& m, std::string_view name);
+  void api_stream_msg_delete(const inbound_msg& m, std::string_view name);
+  void api_consumer_create(const inbound_msg& m, std::string_view stream, std::string_view name,
+                           std::string_view filter, bool durable_api, bool has_name_token);
+  void api_consumer_info(const inbound_msg& m, std::string_view stream, std::string_view name);
+  void api_consumer_delete(const inbound_msg& m, std::string_view stream, std::string_view name);
+  void api_consumer_names(const inbound_msg& m, std::string_view stream, bool list);
+  void api_consumer_pause(const inbound_msg& m, std::string_view stream, std::string_view name);
+  void api_consumer_next(const inbound_msg& m, std::string_view stream, std::string_view name);
+
+  stream* find_stream(std::string_view name);
+  boost::json::object stream_info_json(stream& s, bool with_cluster);
+
+  server::server& srv_;
+  jetstream_options opts_;
+  executor_type strand_;
+  std::unique_ptr<storage::store_env> env_;
+  std::map<std::string, std::unique_ptr<stream>, std::less<>> streams_;
+  std::vector<std::shared_ptr<server::subscription>> api_subs_;
+  std::vector<std::shared_ptr<server::subscriber>> kicks_;
+  std::uint64_t api_total_ = 0, api_errors_ = 0;
+  std::vector<stream*> ingest_dirty_;  // streams with staged appends in this drain
+
+  std::mutex usage_mu_;
+  usage usage_;  // guarded by usage_mu_
+
+  std::mutex inbox_mu_;
+  std::vector<inbound_msg> inbox_;  // guarded
+  bool drain_scheduled_ = false;    // guarded
+  std::vector<inbound_msg> work_;   // strand: the batch being drained
+};
+
+}  // namespace jb::jetstream

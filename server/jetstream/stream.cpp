@@ -1,0 +1,376 @@
+#include "server/jetstream/stream.hpp"
+
+#include <charconv>
+
+#include <boost/json.hpp>
+
+#include "protocol/headers.hpp"
+#include "protocol/subject.hpp"
+#include "server/jetstream/consumer.hpp"
+#include "server/log.hpp"
+#include "server/server.hpp"
+
+namespace jb::jetstream {
+
+namespace json = boost::json;
+
+namespace {
+
+std::optional<std::uint64_t> parse_u64(std::string_view s) {
+  std::uint64_t v = 0;
+  if (s.empty()) return std::nullopt;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// Nats-TTL: integer seconds, a Go duration (1h, 90s, 500ms...) or "never". Returns ns, -1 for
+// never, nullopt when invalid.
+std::optional<std::int64_t> parse_ttl(std::string_view s) {
+  if (s == "never") return -1;
+  if (auto secs = parse_u64(s)) return static_cast<std::int64_t>(*secs) * 1'000'000'000;
+  std::int64_t total = 0;
+  std::size_t i = 0;
+  if (s.empty()) return std::nullopt;
+  while (i < s.size()) {
+    std::size_t j = i;
+    while (j < s.size() && ((s[j] >= '0' && s[j] <= '9') || s[j] == '.')) ++j;
+    if (j == i) return std::nullopt;
+    double v = std::strtod(std::string(s.substr(i, j - i)).c_str(), nullptr);
+    std::size_t k = j;
+    while (k < s.size() && !((s[k] >= '0' && s[k] <= '9') || s[k] == '.')) ++k;
+    auto unit = s.substr(j, k - j);
+    double mult = 0;
+    if (unit == "ns") mult = 1;
+    else if (unit == "us" || unit == "µs") mult = 1e3;
+    else if (unit == "ms") mult = 1e6;
+    else if (unit == "s") mult = 1e9;
+    else if (unit == "m") mult = 60e9;
+    else if (unit == "h") mult = 3600e9;
+    else return std::nullopt;
+    total += static_cast<std::int64_t>(v * mult);
+    i = k;
+  }
+  return total;
+}
+
+}  // namespace
+
+stream::stream(jetstream& js, stream_config cfg, std::shared_ptr<storage::stream_store> store, std::int64_t created_ns)
+    : js_(js), cfg_(std::move(cfg)), store_(std::move(store)), created_(created_ns), age_timer_(js.executor()),
+      ttl_timer_(js.executor()) {}
+
+stream::~stream() = default;
+
+void stream::start() {
+  for (const auto& s : cfg_.subjects) subs_.push_back(js_.subscribe(s, target::ingest, cfg_.name));
+  if (cfg_.allow_direct) {
+    subs_.push_back(js_.subscribe("$JS.API.DIRECT.GET." + cfg_.name, target::direct_get, cfg_.name, "_sys_"));
+    subs_.push_back(js_.subscribe("$JS.API.DIRECT.GET." + cfg_.name + ".>", target::direct_get, cfg_.name, "_sys_"));
+  }
+  auto st = store_->state();
+  if (cfg_.first_seq > 0 && st.last_seq == 0 && st.msgs == 0) {
+    storage::ignore_result(store_->set_first_seq(cfg_.first_seq));
+  }
+  arm_age_timer();
+  arm_ttl_timer();
+}
+
+void stream::stop() {
+  for (auto& s : subs_) js_.unsubscribe(s);
+  subs_.clear();
+  age_timer_.cancel();
+  ttl_timer_.cancel();
+  for (auto& [n, c] : consumers_) c->stop();
+}
+
+void stream::set_config(stream_config cfg) {
+  for (auto& s : subs_) js_.unsubscribe(s);
+  subs_.clear();
+  cfg_ = std::move(cfg);
+  for (const auto& s : cfg_.subjects) subs_.push_back(js_.subscribe(s, target::ingest, cfg_.name));
+  if (cfg_.allow_direct) {
+    subs_.push_back(js_.subscribe("$JS.API.DIRECT.GET." + cfg_.name, target::direct_get, cfg_.name, "_sys_"));
+    subs_.push_back(js_.subscribe("$JS.API.DIRECT.GET." + cfg_.name + ".>", target::direct_get, cfg_.name, "_sys_"));
+  }
+  enforce_limits_after_append();
+  arm_age_timer();
+  wake_consumers();
+}
+
+consumer* stream::find_consumer(std::string_view name) {
+  auto it = consumers_.find(name);
+  return it == consumers_.end() ? nullptr : it->second.get();
+}
+
+void stream::delete_consumer(std::string_view name) {
+  auto it = consumers_.find(name);
+  if (it == consumers_.end()) return;
+  it->second->stop();
+  std::string n = it->first;
+  consumers_.erase(it);
+  storage::ignore_result(js_.env().delete_consumer(cfg_.name, n));
+}
+
+void stream::wake_consumers() {
+  for (auto& [n, c] : consumers_) c->signal();
+}
+
+void stream::pub_error(std::string_view reply, const api_error& e) {
+  if (reply.empty()) return;
+  json::object o;
+  o["error"] = e.to_json();
+  o["stream"] = cfg_.name;
+  o["seq"] = 0;
+  js_.publish(reply, json::serialize(o));
+}
+
+std::uint64_t stream::last_seq_for_subject(std::string_view subject) {
+  if (auto it = staged_subject_last_.find(std::string(subject)); it != staged_subject_last_.end()) return it->second;
+  auto r = store_->load_last(subject);
+  return r ? r->seq : 0;
+}
+
+void stream::prune_dedupe(std::int64_t now) {
+  while (!dedupe_order_.empty() && dedupe_order_.front().first + cfg_.duplicate_window < now) {
+    dedupe_.erase(dedupe_order_.front().second);
+    dedupe_order_.pop_front();
+  }
+}
+
+void stream::stage(const inbound_msg& m) {
+  const std::string_view reply = cfg_.no_ack ? std::string_view{} : m.reply();
+  std::string_view hdr = m.headers();
+  // Message too large, sealed, then the header checks in nats-server's order.
+  const std::size_t size = hdr.size() + m.payload().size();
+  if (cfg_.sealed) return pub_error(reply, errors::stream_sealed);
+  if (cfg_.max_msg_size > 0 && static_cast<std::int64_t>(size) > cfg_.max_msg_size)
+    return pub_error(reply, errors::stream_message_exceeds_maximum);
+
+  staged_msg sm;
+  sm.ts = m.ts;
+  std::string subject(m.subject());
+  if (cfg_.subject_transform) {
+    const auto& tr = *cfg_.subject_transform;
+    if (tr.src.empty() || protocol::subject_matches(tr.src, subject)) {
+      // Literal destination, or a destination with a leading prefix before '>' (common case).
+      if (tr.dest.size() >= 2 && tr.dest.substr(tr.dest.size() - 2) == ".>" && tr.src.size() >= 1 &&
+          tr.src.back() == '>') {
+        std::string src_prefix = tr.src.substr(0, tr.src.size() - 1);
+        std::string dst_prefix = tr.dest.substr(0, tr.dest.size() - 1);
+        if (subject.rfind(src_prefix, 0) == 0) subject = dst_prefix + subject.substr(src_prefix.size());
+      } else if (tr.dest.find('*') == std::string::npos && tr.dest.find('>') == std::string::npos &&
+                 tr.dest.find("{{") == std::string::npos) {
+        subject = tr.dest;
+      } else if (tr.src.empty() || tr.src == ">") {
+        // ">" -> "prefix.>"
+        if (tr.dest.size() >= 2 && tr.dest.substr(tr.dest.size() - 2) == ".>")
+          subject = tr.dest.substr(0, tr.dest.size() - 1) + subject;
+      }
+    }
+  }
+  std::uint64_t staged_seq_base = store_->state().last_seq;
+  const std::uint64_t next_seq = staged_seq_base + staged_.size() + 1;
+
+  if (!hdr.empty()) {
+    if (auto v = protocol::find_header(hdr, "Nats-Expected-Stream"); v && *v != cfg_.name)
+      return pub_error(reply, errors::stream_not_match);
+    if (auto v = protocol::find_header(hdr, "Nats-TTL")) {
+      if (!cfg_.allow_msg_ttl) return pub_error(reply, errors::message_ttl_disabled);
+      auto ttl = parse_ttl(*v);
+      if (!ttl || (*ttl >= 0 && *ttl < 1'000'000'000)) return pub_error(reply, errors::message_ttl_invalid);
+      sm.ttl = *ttl > 0 ? *ttl : 0;
+    }
+    if (auto v = protocol::find_header(hdr, "Nats-Expected-Last-Subject-Sequence")) {
+      auto want = parse_u64(*v);
+      if (want) {
+        std::string check_subject = subject;
+        if (auto s2 = protocol::find_header(hdr, "Nats-Expected-Last-Subject-Sequence-Subject")) check_subject = *s2;
+        auto have = last_seq_for_subject(check_subject);
+        if (have != *want) return pub_error(reply, errors::stream_wrong_last_sequence.with(std::to_string(have)));
+      }
+    } else if (protocol::find_header(hdr, "Nats-Expected-Last-Subject-Sequence-Subject")) {
+      return pub_error(reply, errors::stream_expected_last_seq_per_subject_invalid);
+    }
+    if (auto v = protocol::find_header(hdr, "Nats-Expected-Last-Sequence")) {
+      auto want = parse_u64(*v);
+      if (want && *want != next_seq - 1)
+        return pub_error(reply, errors::stream_wrong_last_sequence.with(std::to_string(next_seq - 1)));
+    }
+    if (auto v = protocol::find_header(hdr, "Nats-Msg-Id"); v && !v->empty()) {
+      prune_dedupe(m.ts);
+      if (auto it = dedupe_.find(std::string(*v)); it != dedupe_.end()) {
+        if (!reply.empty()) {
+          json::object o;
+          o["stream"] = cfg_.name;
+          o["seq"] = it->second;
+          o["duplicate"] = true;
+          js_.publish(reply, json::serialize(o));
+        }
+        return;
+      }
+      sm.msg_id = std::string(*v);
+    }
+    if (auto v = protocol::find_header(hdr, "Nats-Expected-Last-Msg-Id")) {
+      if (*v != last_msg_id_) return pub_error(reply, errors::stream_wrong_last_msg_id.with(last_msg_id_));
+    }
+    if (auto v = protocol::find_header(hdr, "Nats-Rollup")) {
+      if (!cfg_.allow_rollup_hdrs) return pub_error(reply, errors::stream_rollup_failed.with("rollup not permitted"));
+      if (*v != "sub" && *v != "all") return pub_error(reply, errors::stream_rollup_failed.with("rollup value invalid: " + std::string(*v)));
+      if (cfg_.deny_purge) return pub_error(reply, errors::stream_rollup_failed.with("rollup not permitted"));
+      sm.rollup = std::string(*v);
+    }
+    // A status line from a client is not stored.
+    if (protocol::parse_header_status(hdr).code != 0) {
+      auto eol = hdr.find("\r\n");
+      sm.hdr = std::string(protocol::header_version) + std::string(hdr.substr(eol));
+    }
+  }
+  // Discard new: refuse when the stream is full.
+  if (cfg_.discard == discard_policy::new_msgs) {
+    auto st = store_->state();
+    if (cfg_.max_msgs > 0 && st.msgs + staged_.size() >= static_cast<std::uint64_t>(cfg_.max_msgs))
+      return pub_error(reply, errors::stream_store_failed.with("maximum messages exceeded"));
+    std::uint64_t msz = cfg_.storage == storage_kind::memory
+                            ? storage::memory_store_msg_size(subject.size(), hdr.size(), m.payload().size())
+                            : storage::file_store_msg_size(subject.size(), hdr.size(), m.payload().size());
+    if (cfg_.max_bytes > 0 && st.bytes + staged_bytes_ + msz > static_cast<std::uint64_t>(cfg_.max_bytes))
+      return pub_error(reply, errors::stream_store_failed.with("maximum bytes exceeded"));
+    if (cfg_.discard_new_per_subject && cfg_.max_msgs_per_subject > 0) {
+      auto counts = store_->subject_counts(subject);
+      std::uint64_t have = counts.empty() ? 0 : counts.begin()->second;
+      for (const auto& s : staged_) have += s.subject == subject;
+      if (have >= static_cast<std::uint64_t>(cfg_.max_msgs_per_subject))
+        return pub_error(reply, errors::stream_store_failed.with("maximum messages per subject exceeded"));
+    }
+    staged_bytes_ += msz;
+  }
+  if (sm.hdr.empty()) sm.hdr = std::string(hdr);
+  sm.subject = std::move(subject);
+  sm.data = std::string(m.payload());
+  sm.reply = std::string(reply);
+  staged_subject_last_[sm.subject] = next_seq;
+  if (!sm.msg_id.empty()) {
+    dedupe_[sm.msg_id] = next_seq;
+    dedupe_order_.emplace_back(sm.ts, sm.msg_id);
+    last_msg_id_ = sm.msg_id;
+  }
+  const bool rollup = !sm.rollup.empty();
+  staged_.push_back(std::move(sm));
+  if (rollup) flush();  // the purge must see this message stored
+}
+
+void stream::flush() {
+  if (staged_.empty()) return;
+  std::vector<storage::append_request> reqs;
+  reqs.reserve(staged_.size());
+  for (const auto& s : staged_) {
+    storage::append_request r;
+    r.subject = s.subject;
+    r.hdr = s.hdr;
+    r.data = s.data;
+    r.ts = s.ts;
+    r.ttl_ns = s.ttl;
+    reqs.push_back(r);
+  }
+  auto first = store_->append_batch(reqs);
+  if (!first) {
+    log::jetstream().error("Stream {}: storing {} messages failed: {}", cfg_.name, staged_.size(), first.error().message());
+    for (const auto& s : staged_) {
+      if (!s.msg_id.empty()) dedupe_.erase(s.msg_id);
+      pub_error(s.reply, errors::stream_store_failed.with(first.error().message()));
+    }
+  } else {
+    std::string ack;
+    for (std::size_t i = 0; i < staged_.size(); ++i) {
+      const auto& s = staged_[i];
+      const std::uint64_t seq = *first + i;
+      if (!s.msg_id.empty()) dedupe_[s.msg_id] = seq;
+      if (!s.rollup.empty()) {
+        storage::purge_request pr;
+        pr.filter = s.rollup == "all" ? std::string() : s.subject;
+        pr.up_to = seq;
+        storage::ignore_result(store_->purge(pr));
+      }
+      if (!s.reply.empty()) {
+        ack.clear();
+        ack.append("{\"stream\":").append(json::serialize(json::value(cfg_.name))).append(",\"seq\":").append(std::to_string(seq)).append("}");
+        js_.publish(s.reply, ack);
+      }
+    }
+    if (cfg_.allow_msg_ttl) arm_ttl_timer();
+  }
+  staged_.clear();
+  staged_subject_last_.clear();
+  staged_bytes_ = 0;
+  enforce_limits_after_append();
+  if (cfg_.retention == retention_policy::interest && first) {
+    // Messages that no consumer is interested in are not kept.
+    auto st = store_->state();
+    for (std::uint64_t seq = *first; seq <= st.last_seq; ++seq) {
+      auto msg = store_->load(seq);
+      if (msg) check_retention(seq, msg->subject);
+    }
+  }
+  wake_consumers();
+}
+
+void stream::enforce_limits_after_append() {
+  if (cfg_.max_msgs_per_subject > 0) storage::ignore_result(store_->enforce_max_msgs_per_subject(cfg_.max_msgs_per_subject));
+  {
+    if (cfg_.max_msgs > 0) storage::ignore_result(store_->enforce_max_msgs(cfg_.max_msgs));
+    if (cfg_.max_bytes > 0) storage::ignore_result(store_->enforce_max_bytes(cfg_.max_bytes));
+  }
+}
+
+void stream::remove_msg(std::uint64_t seq) { storage::ignore_result(store_->remove(seq)); }
+
+void stream::on_purged() {
+  for (auto& [n, c] : consumers_) c->on_stream_purged();
+}
+
+void stream::check_retention(std::uint64_t seq, const std::string& subject) {
+  if (cfg_.retention == retention_policy::limits) return;
+  for (auto& [n, c] : consumers_)
+    if (c->needs(seq, subject)) return;
+  if (cfg_.retention == retention_policy::workqueue && consumers_.empty()) return;
+  remove_msg(seq);
+}
+
+void stream::arm_age_timer() {
+  age_timer_.cancel();
+  if (cfg_.max_age <= 0) return;
+  auto st = store_->state();
+  std::int64_t now = js_.now_ns();
+  std::int64_t wait_ns = cfg_.max_age;
+  if (st.msgs > 0) {
+    wait_ns = st.first_ts + cfg_.max_age - now;
+    if (wait_ns < 0) wait_ns = 0;
+  }
+  wait_ns = std::max<std::int64_t>(wait_ns, 1'000'000);  // at least 1 ms between sweeps
+  age_timer_.expires_after(std::chrono::nanoseconds(wait_ns));
+  age_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    auto removed = store_->expire_before(js_.now_ns() - cfg_.max_age);
+    if (removed && *removed > 0) on_purged();
+    arm_age_timer();
+    js_.flush_kicks();
+  });
+}
+
+void stream::arm_ttl_timer() {
+  auto next = store_->next_ttl_deadline();
+  ttl_timer_.cancel();
+  if (!next) return;
+  std::int64_t wait_ns = std::max<std::int64_t>(*next - js_.now_ns(), 1'000'000);
+  ttl_timer_.expires_after(std::chrono::nanoseconds(wait_ns));
+  ttl_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    auto removed = store_->expire_ttl(js_.now_ns());
+    if (removed && *removed > 0) on_purged();
+    arm_ttl_timer();
+    js_.flush_kicks();
+  });
+}
+
+}  // namespace jb::jetstream

@@ -1,0 +1,83 @@
+#pragma once
+// One stream: its config, its store, its ingest (header checks, de-duplication, limits) and its
+// consumers. Lives on the JetStream strand.
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "server/jetstream/jetstream.hpp"
+
+namespace jb::jetstream {
+
+class stream {
+ public:
+  stream(jetstream& js, stream_config cfg, std::shared_ptr<storage::stream_store> store, std::int64_t created_ns);
+  ~stream();
+
+  void start();  // subscribe ingest (and direct get), arm timers, apply first_seq
+  void stop();   // unsubscribe, cancel timers, stop consumers
+
+  [[nodiscard]] const stream_config& config() const noexcept { return cfg_; }
+  [[nodiscard]] storage::stream_store& store() noexcept { return *store_; }
+  [[nodiscard]] std::int64_t created() const noexcept { return created_; }
+  void set_config(stream_config cfg);  // update (subscriptions follow the new subjects)
+
+  // Ingest: stage one published message (checks happen here, errors answered at once).
+  void stage(const inbound_msg& m);
+  // Commits staged messages (one storage batch), sends PubAcks, applies limits, wakes consumers.
+  void flush();
+  [[nodiscard]] bool has_staged() const noexcept { return !staged_.empty(); }
+
+  // Removes a message for retention (work queue / interest) or MSG.DELETE.
+  void remove_msg(std::uint64_t seq);
+  // After any removal or purge: consumers may need to skip ahead.
+  void on_purged();
+  // Interest/work-queue retention: drop `seq` when no consumer still needs it.
+  void check_retention(std::uint64_t seq, const std::string& subject);
+
+  std::map<std::string, std::unique_ptr<consumer>, std::less<>>& consumers() noexcept { return consumers_; }
+  consumer* find_consumer(std::string_view name);
+  void delete_consumer(std::string_view name);
+  void wake_consumers();
+
+ private:
+  struct staged_msg {
+    std::string subject;
+    std::string hdr;
+    std::string data;
+    std::string reply;
+    std::string msg_id;
+    std::int64_t ts = 0;
+    std::int64_t ttl = 0;
+    std::string rollup;  // "", "sub", "all"
+  };
+  void arm_age_timer();
+  void arm_ttl_timer();
+  void enforce_limits_after_append();
+  void pub_error(std::string_view reply, const api_error& e);
+  std::uint64_t last_seq_for_subject(std::string_view subject);
+  void prune_dedupe(std::int64_t now);
+
+  jetstream& js_;
+  stream_config cfg_;
+  std::shared_ptr<storage::stream_store> store_;
+  std::int64_t created_;
+  std::vector<std::shared_ptr<server::subscription>> subs_;
+  std::map<std::string, std::unique_ptr<consumer>, std::less<>> consumers_;
+  boost::asio::steady_timer age_timer_, ttl_timer_;
+
+  std::vector<staged_msg> staged_;
+  std::unordered_map<std::string, std::uint64_t> staged_subject_last_;  // subject -> staged seq
+  std::uint64_t staged_bytes_ = 0;
+  // Nats-Msg-Id de-duplication within duplicate_window.
+  std::unordered_map<std::string, std::uint64_t> dedupe_;
+  std::deque<std::pair<std::int64_t, std::string>> dedupe_order_;
+  std::string last_msg_id_;
+};
+
+}  // namespace jb::jetstream
