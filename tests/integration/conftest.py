@@ -480,3 +480,117 @@ async def nats_connect():
     for nc in clients:
         if not nc.is_closed:
             await nc.close()
+
+
+# ---- JetStream ----------------------------------------------------------------------------------
+#
+# js_server       differential: jetbroker and nats-server, each with `-js -sd <tmp>`
+# js_jetbroker    jetbroker only, with JetStream
+# js_pair         both servers at once (jetbroker, nats-server) for same-request/same-answer tests
+# js_req          await js_req(nc, subject, body) -> parsed JSON answer of a $JS.API request
+# js_norm         normalises an API answer for comparison (timestamps, server ids, versions)
+# run_both        runs one async scenario against both servers of js_pair, returns both transcripts
+# assert_same     compares two transcripts step by step with a readable diff
+
+JS_TS_KEYS = {"created", "ts", "first_ts", "last_ts", "time", "last_active"}
+JS_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def js_args(store: Path) -> list[str]:
+    return ["-js", "-sd", str(store)]
+
+
+@pytest.fixture
+def js_server(server_factory, tmp_path) -> ServerProc:
+    return server_factory(*js_args(tmp_path / "js"))
+
+
+@pytest.fixture
+def js_jetbroker(make_server, tmp_path) -> ServerProc:
+    return make_server("jetbroker", *js_args(tmp_path / "js-jetbroker"))
+
+
+@pytest.fixture
+def js_pair(make_server, tmp_path) -> tuple[ServerProc, ServerProc]:
+    """(jetbroker, nats-server), both with JetStream; skips when either binary is missing."""
+    for kind in SERVER_KINDS:
+        if binary_for(kind) is None:
+            pytest.skip(f"{kind} binary not found")
+    jb = make_server("jetbroker", *js_args(tmp_path / "pair-jetbroker"))
+    ns = make_server("nats-server", *js_args(tmp_path / "pair-nats-server"))
+    return jb, ns
+
+
+async def js_req(nc, subject: str, body=b"", timeout: float = IO_TIMEOUT, headers=None) -> dict:
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body).encode()
+    elif isinstance(body, str):
+        body = body.encode()
+    msg = await nc.request(subject, body, timeout=timeout, headers=headers)
+    return json.loads(msg.data)
+
+
+def js_norm(obj, drop_desc_for: tuple[int, ...] = (), eph_names: bool = True):
+    """A copy of an API answer with volatile values replaced.
+
+    Timestamps become "<ts>" (or "<zero>" for Go's zero time, which is kept distinct), cluster
+    leaders "<server>", `_nats.ver`/`_nats.level` metadata and `api.level` are dropped. Consumer
+    names of consumers without durable_name become "<ephemeral>". Error descriptions whose
+    err_code is in `drop_desc_for` are dropped (texts that may legitimately differ).
+    """
+
+    def walk(o, key=None):
+        if isinstance(o, dict):
+            out = {}
+            for k, v in o.items():
+                if k in JS_TS_KEYS and isinstance(v, str):
+                    out[k] = "<zero>" if v == JS_ZERO_TIME else "<ts>"
+                elif k == "leader" and key == "cluster":
+                    out[k] = "<server>"
+                elif k == "metadata" and isinstance(v, dict):
+                    out[k] = {mk: mv for mk, mv in v.items() if mk not in ("_nats.ver", "_nats.level")}
+                elif k == "api" and isinstance(v, dict):
+                    out[k] = {ak: av for ak, av in v.items() if ak != "level"}
+                else:
+                    out[k] = walk(v, k)
+            if key == "error" and out.get("err_code") in drop_desc_for:
+                out.pop("description", None)
+            cfg = out.get("config")
+            if eph_names and isinstance(cfg, dict) and "stream_name" in out and not cfg.get("durable_name"):
+                if "name" in out:
+                    out["name"] = "<ephemeral>"
+                if "name" in cfg:
+                    cfg["name"] = "<ephemeral>"
+            return out
+        if isinstance(o, list):
+            return [walk(v, key) for v in o]
+        return o
+
+    return walk(obj)
+
+
+async def run_both(pair, scenario, **connect_kw) -> tuple[list, list]:
+    """Runs `await scenario(nc, srv)` (which returns a transcript list) on jetbroker then nats-server."""
+    import nats
+
+    out = []
+    for srv in pair:
+        nc = await nats.connect(servers=[srv.url], allow_reconnect=False, connect_timeout=IO_TIMEOUT,
+                                **connect_kw)
+        try:
+            out.append(await scenario(nc, srv))
+        finally:
+            await nc.close()
+    return out[0], out[1]
+
+
+def assert_same(jb: list, ns: list, what: str = "") -> None:
+    """Step-by-step comparison; the message names the first differing step and both answers."""
+    diffs = []
+    for i, (a, b) in enumerate(zip(jb, ns)):
+        if a != b:
+            diffs.append(f"step {i}:\n  jetbroker:   {json.dumps(a, sort_keys=True)}\n"
+                         f"  nats-server: {json.dumps(b, sort_keys=True)}")
+    if len(jb) != len(ns):
+        diffs.append(f"transcript lengths differ: jetbroker {len(jb)}, nats-server {len(ns)}")
+    assert not diffs, f"{what} jetbroker differs from nats-server:\n" + "\n".join(diffs)
