@@ -81,10 +81,14 @@ run_once() {
     sleep 0.01
   done
   timeout "$RUN_TIMEOUT" "$NATS_BIN" --no-context -s "$url" bench pub bench.core --clients 1 \
-    --msgs "$msgs" --size "$size" --no-progress --csv "$WORK/pub.csv" >"$WORK/pub.out" 2>&1
+    --msgs "$msgs" --size "$size" --no-progress --csv "$WORK/pub.csv" >"$WORK/pub.out" 2>&1 || true
   local sub_ok=1 sc
   wait "$sub_pid" || sub_ok=0
-  sc="$(curl -s "http://127.0.0.1:$MPORT/varz" | jq -r .slow_consumers)"
+  if ((!sub_ok)); then
+    echo "  $(basename "$bin"), $subs sub, $size B: subscribers incomplete after ${RUN_TIMEOUT}s:" >&2
+    grep -E "Disconnected|Slow|error" "$WORK/sub.out" | head -3 | sed 's/^/    /' >&2 || true
+  fi
+  sc="$(curl -s "http://127.0.0.1:$MPORT/varz" | jq -r .slow_consumers 2>/dev/null || echo 0)"
   stop_server
   # nats bench's own summary lines: "publisher stats: N msgs/sec" (1 client) and
   # "subscriber aggregated stats: N msgs/sec" (all messages over the whole receive window; with one
@@ -92,14 +96,14 @@ run_once() {
   local pub sub
   pub="$(sed -n 's/.*publisher stats: \([0-9,]*\) msgs\/sec.*/\1/p' "$WORK/pub.out" | tr -d , | head -1)"
   sub="$(sed -n 's/.*subscriber aggregated stats: \([0-9,]*\) msgs\/sec.*/\1/p' "$WORK/sub.out" | tr -d , | head -1)"
-  [[ -n "$pub" ]] || pub="$(awk -F, '$2 ~ /^P/ {s += $5} END {printf "%d", s}' "$WORK/pub.csv")"
-  [[ -n "$sub" ]] || sub="$(awk -F, '$2 ~ /^S/ {s += $5} END {printf "%d", s}' "$WORK/sub.csv" 2>/dev/null)"
+  [[ -n "$pub" ]] || pub="$(awk -F, '$2 ~ /^P/ {s += $5} END {printf "%d", s}' "$WORK/pub.csv" 2>/dev/null || true)"
+  [[ -n "$sub" ]] || sub="$(awk -F, '$2 ~ /^S/ {s += $5} END {printf "%d", s}' "$WORK/sub.csv" 2>/dev/null || true)"
   [[ -n "$pub" ]] || pub=NaN
   ((sub_ok)) && [[ -n "$sub" ]] || sub=NaN
   echo "$pub $sub $sc"
 }
 
-median() { grep -v NaN | sort -g | awk '{a[NR] = $1} END {if (NR == 0) print "NaN"; else print a[int((NR + 1) / 2)]}'; }
+median() { { grep -v NaN || true; } | sort -g | awk '{a[NR] = $1} END {if (NR == 0) print "NaN"; else print a[int((NR + 1) / 2)]}'; }
 
 # startup_ms <bin>: median ms from exec to first PONG over 10 starts
 startup_ms() {
@@ -177,14 +181,14 @@ for sc in "${SCENARIOS[@]}"; do
   for kind in jetbroker nats-server; do
     f="${RES[$kind.$subs.$size.fail]}"
     if ((f > 0)); then
-      NOTES+=("$kind, 1 pub / $subs sub, $size B: subscribers missed messages in $f/$REPS runs; /varz slow_consumers total ${RES[$kind.$subs.$size.sc]}")
+      NOTES+=("$kind, 1 pub / $subs sub, $size B: subscribers had not received every message after ${RUN_TIMEOUT} s in $f/$REPS runs; /varz slow_consumers summed over runs: ${RES[$kind.$subs.$size.sc]}")
     fi
   done
   label="1 pub / $subs sub, $size B"
   [[ $size == 1024 ]] && label="1 pub / $subs sub, 1 KiB"
   echo "| $label | $(fmt "$msgs") | $(fmt "$jp") | $(fmt "$np") | $(ratio "$jp" "$np") | $(fmt "$js") | $(fmt "$ns") | $(ratio "$js" "$ns") |"
 done
-for n in "${NOTES[@]}"; do echo "- n/a: $n"; done
+for n in "${NOTES[@]}"; do echo "- note: $n"; done
 echo
 echo "| Start-up (exec to first PONG, median of 10) | jetbroker | nats-server | ratio |"
 echo "|---|---:|---:|---:|"
