@@ -768,7 +768,7 @@ async def test_js_expired_pull_request_not_served(js_server, nats_connect):
 
 async def test_js_redelivery_goes_to_waiting_request(js_pair):
     """After ack_wait a pending message is redelivered to an already waiting pull request (not only
-    when a new request arrives), exactly once."""
+    when a new request arrives), once per ack_wait."""
 
     async def scenario(nc, srv):
         c = C(nc)

@@ -1,0 +1,206 @@
+"""Durability: kill -9 a broker under publish load (or with a durable consumer mid-way), restart it on
+the same store directory, and check nothing acknowledged was lost.
+
+Run against both servers (server_kind) -- nats-server for comparison.
+"""
+
+import asyncio
+import json
+
+import nats
+import pytest
+from nats.js.api import AckPolicy, ConsumerConfig
+
+from conftest import IO_TIMEOUT, js_args, js_req
+
+pytestmark = pytest.mark.timeout(120)
+
+TOTAL = 20_000
+KILL_AFTER = 8_000
+
+
+def payload(i: int) -> bytes:
+    return f"msg-{i:06d}-".encode() + b"p" * 90
+
+
+def subject(i: int) -> str:
+    return f"dur.{i % 10}"
+
+
+def hard_kill(srv) -> None:
+    """SIGKILL and reap; marks the process as handled so teardown does not expect exit 0."""
+    srv.proc.kill()
+    srv.proc.wait()
+    srv.exit_code = srv.proc.returncode
+
+
+async def connect(srv, **kw):
+    return await nats.connect(servers=[srv.url], allow_reconnect=False, connect_timeout=IO_TIMEOUT, **kw)
+
+
+async def read_stream(nc, stream: str, last_seq: int) -> dict[int, tuple[str, bytes]]:
+    """Every stored message up to last_seq, by sequence, through an ack-none pull consumer."""
+    js = nc.jetstream()
+    psub = await js.pull_subscribe("", durable="reader", stream=stream,
+                                   config=ConsumerConfig(ack_policy=AckPolicy.NONE))
+    out: dict[int, tuple[str, bytes]] = {}
+    seq = 0
+    while seq < last_seq:
+        msgs = await psub.fetch(1000, timeout=5)
+        for m in msgs:
+            seq = m.metadata.sequence.stream
+            out[seq] = (m.subject, m.data)
+    return out
+
+
+async def test_js_kill9_under_publish_load(server_kind, make_server, tmp_path):
+    store = tmp_path / "store"
+    srv = make_server(server_kind, *js_args(store))
+    closed = asyncio.Event()
+
+    async def closed_cb():
+        closed.set()
+
+    async def quiet(*_):
+        pass
+
+    nc = await connect(srv, closed_cb=closed_cb, disconnected_cb=quiet, error_cb=quiet)
+    js = nc.jetstream(publish_async_max_pending=2000)
+    await js.add_stream(name="DUR", subjects=["dur.>"])
+
+    futs: list[tuple[int, asyncio.Future]] = []
+    acked_count = 0
+    killed = False
+
+    def on_done(f):
+        nonlocal acked_count, killed
+        if f.cancelled() or f.exception() is not None:
+            return
+        acked_count += 1
+        if acked_count >= KILL_AFTER and not killed:
+            killed = True
+            srv.proc.kill()  # mid-stream, from the ack path itself
+
+    try:
+        for i in range(TOTAL):
+            f = await js.publish_async(subject(i), payload(i), wait_stall=3)
+            f.add_done_callback(on_done)
+            futs.append((i, f))
+            if killed:
+                await asyncio.sleep(0)  # let the loop notice the dead socket
+    except Exception:
+        pass  # the connection died under us: expected
+    assert killed, f"only {acked_count} PubAcks before the publish loop ended"
+    srv.proc.wait()
+    srv.exit_code = srv.proc.returncode
+    try:
+        await asyncio.wait_for(closed.wait(), 5)
+    except asyncio.TimeoutError:
+        await nc.close()
+
+    acked: dict[int, int] = {}
+    for i, f in futs:
+        if f.done() and not f.cancelled() and f.exception() is None:
+            ack = f.result()
+            assert ack.stream == "DUR"
+            acked[i] = ack.seq
+    assert len(acked) >= KILL_AFTER
+    order = sorted(acked)
+    assert [acked[i] for i in order] == sorted(acked.values()), "PubAck sequences not increasing"
+    assert len(set(acked.values())) == len(acked), "duplicate PubAck sequences"
+
+    srv2 = make_server(server_kind, *js_args(store))
+    nc2 = await connect(srv2)
+    try:
+        info = await js_req(nc2, "$JS.API.STREAM.INFO.DUR")
+        st = info["state"]
+        assert st["last_seq"] >= max(acked.values()), st
+        assert st["messages"] >= len(acked), st
+        stored = await read_stream(nc2, "DUR", st["last_seq"])
+        missing = [(i, s) for i, s in acked.items() if s not in stored]
+        wrong = [(i, s, stored[s]) for i, s in acked.items() if s in stored and stored[s] != (subject(i), payload(i))]
+        assert not missing, f"{len(missing)} acknowledged messages lost, e.g. {missing[:5]}"
+        assert not wrong, f"{len(wrong)} acknowledged messages differ, e.g. {wrong[:3]}"
+        # the stream keeps working with the next sequence
+        a = json.loads((await nc2.request("dur.new", b"after", timeout=5)).data)
+        assert a["seq"] == st["last_seq"] + 1, a
+    finally:
+        await nc2.close()
+
+
+async def test_js_kill9_durable_consumer_resumes(server_kind, make_server, tmp_path, request):
+    if server_kind == "nats-server":
+        # nats-server 2.14 flushes consumer state lazily: after SIGKILL its ack floor is back at 0
+        # (observed). jetbroker is required to do better; nats-server is kept for information.
+        request.applymarker(pytest.mark.xfail(reason="nats-server loses consumer acks on SIGKILL", strict=False))
+    store = tmp_path / "store"
+    srv = make_server(server_kind, *js_args(store))
+    nc = await connect(srv)
+    js = nc.jetstream()
+    await js.add_stream(name="DC", subjects=["dc"])
+    for i in range(1, 11):
+        assert (await js.publish("dc", f"m{i}".encode())).seq == i
+    psub = await js.pull_subscribe("dc", "worker", config=ConsumerConfig(ack_wait=2.0))
+    msgs = await psub.fetch(10, timeout=5)
+    assert [m.metadata.sequence.stream for m in msgs] == list(range(1, 11))
+    for m in msgs:
+        if m.metadata.sequence.stream <= 5 or m.metadata.sequence.stream == 7:
+            await m.ack_sync()  # confirmed by the server
+    info = await js.consumer_info("DC", "worker")
+    assert info.ack_floor.stream_seq == 5 and info.num_ack_pending == 4
+    await nc.close()
+    hard_kill(srv)
+
+    srv2 = make_server(server_kind, *js_args(store))
+    nc2 = await connect(srv2)
+    try:
+        js2 = nc2.jetstream()
+        info = await js2.consumer_info("DC", "worker")
+        assert info.ack_floor.stream_seq == 5, info
+        assert info.delivered.stream_seq == 10, info
+        assert info.num_ack_pending == 4, info
+        psub2 = await js2.pull_subscribe("dc", "worker")
+        got = []
+        deadline = asyncio.get_running_loop().time() + 10
+        while len(got) < 4 and asyncio.get_running_loop().time() < deadline:
+            try:
+                for m in await psub2.fetch(4 - len(got), timeout=3):
+                    got.append((m.metadata.sequence.stream, m.metadata.num_delivered))
+                    await m.ack_sync()
+            except nats.errors.TimeoutError:
+                pass
+        assert sorted(s for s, _ in got) == [6, 8, 9, 10], f"redelivered after restart: {got}"
+        assert all(d >= 2 for _, d in got), got
+        info = await js2.consumer_info("DC", "worker")
+        assert info.ack_floor.stream_seq == 10 and info.num_ack_pending == 0, info
+    finally:
+        await nc2.close()
+
+
+async def test_js_restart_keeps_streams_and_config(server_kind, make_server, tmp_path):
+    """A clean SIGTERM restart keeps stream configs, state, consumers and the created time."""
+    store = tmp_path / "store"
+    srv = make_server(server_kind, *js_args(store))
+    nc = await connect(srv)
+    cfg = {"name": "KEEP", "subjects": ["keep.*"], "max_msgs_per_subject": 3, "allow_direct": True,
+           "description": "kept", "metadata": {"a": "b"}}
+    created = await js_req(nc, "$JS.API.STREAM.CREATE.KEEP", cfg)
+    for i in range(5):
+        await nc.request("keep.a", f"{i}".encode(), timeout=5)
+    await js_req(nc, "$JS.API.CONSUMER.CREATE.KEEP.C",
+                 {"stream_name": "KEEP", "config": {"durable_name": "C", "ack_policy": "explicit"}})
+    before = await js_req(nc, "$JS.API.STREAM.INFO.KEEP")
+    await nc.close()
+    assert srv.stop() == 0
+
+    srv2 = make_server(server_kind, *js_args(store))
+    nc2 = await connect(srv2)
+    try:
+        after = await js_req(nc2, "$JS.API.STREAM.INFO.KEEP")
+        assert after["config"] == before["config"]
+        assert after["created"] == created["created"]
+        assert {k: v for k, v in after["state"].items()} == before["state"]
+        c = await js_req(nc2, "$JS.API.CONSUMER.INFO.KEEP.C")
+        assert c["config"]["durable_name"] == "C" and c["num_pending"] == 3, c
+    finally:
+        await nc2.close()
