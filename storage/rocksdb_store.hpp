@@ -39,7 +39,7 @@ struct rocksdb_env_options {
   // Without sync_always: fsync the WAL every sync_interval (nats-server default 2 min; 0 = never,
   // leaving it to the OS). A process crash loses nothing either way; this bounds power-loss loss.
   std::chrono::milliseconds sync_interval{std::chrono::minutes(2)};
-  std::size_t write_buffer_size = 2u << 20;                  // messages memtable (others: 1/4)
+  std::size_t write_buffer_size = 2u << 20;                  // msgs memtable; other CFs max(1/4, 1 MiB)
   std::size_t max_total_wal_size = 4u << 20;                 // bounds WAL replay on open
   std::size_t block_cache_size = 64u << 20;
 };
