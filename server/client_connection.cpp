@@ -28,6 +28,10 @@ constexpr std::size_t min_read_buffer = 4096;
 constexpr std::size_t max_idle_read_buffer = 64 * 1024;
 constexpr std::size_t max_retained_write_buffer = 1024 * 1024;
 
+// The stall a delivery on this thread asks of its publisher (see read_loop); the read loop
+// resets it before parsing and reads it right after, on the same thread.
+thread_local std::int64_t tl_stall_ns = 0;
+
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch()).count();
@@ -58,6 +62,7 @@ client_connection::client_connection(server& srv, socket_type socket, std::uint6
       cid_(cid),
       write_signal_(socket_.get_executor()),
       liveness_timer_(socket_.get_executor()),
+      stall_timer_(socket_.get_executor()),
       rbuf_(min_read_buffer),
       start_(std::chrono::system_clock::now()) {
   boost::system::error_code ec;
@@ -88,6 +93,7 @@ void client_connection::start() {
 }
 
 awaitable<void> client_connection::read_loop() {
+  int short_reads = 0;
   for (;;) {
     if (rend_ == rbuf_.size()) {
       // Make room: compact, then grow if the pending operation still does not fit.
@@ -98,8 +104,9 @@ awaitable<void> client_connection::read_loop() {
       }
       if (rend_ == rbuf_.size()) rbuf_.resize(rbuf_.size() * 2);
     }
-    auto [ec, n] = co_await socket_.async_read_some(
-        asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), asio::as_tuple(asio::use_awaitable));
+    const std::size_t room = rbuf_.size() - rend_;
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, room),
+                                                    asio::as_tuple(asio::use_awaitable));
     if (ec) {
       close_on_strand(ec == asio::error::eof ? close_reason::client_closed : close_reason::read_error, {});
       co_return;
@@ -109,8 +116,10 @@ awaitable<void> client_connection::read_loop() {
     last_activity_ns_.store(now_ns(), std::memory_order_relaxed);
     const std::uint64_t msgs_before = in_msgs_.load(std::memory_order_relaxed);
     const std::uint64_t bytes_before = in_bytes_.load(std::memory_order_relaxed);
+    tl_stall_ns = 0;
     auto r = protocol::parse(std::string_view(rbuf_.data() + rbeg_, rend_ - rbeg_), *this, limits_);
     rbeg_ += r.consumed;
+    stall_ns_ = tl_stall_ns;
     flush_kicks();
     if (auto m = in_msgs_.load(std::memory_order_relaxed); m != msgs_before) {
       auto& c = srv_.counters();
@@ -155,13 +164,27 @@ awaitable<void> client_connection::read_loop() {
       }
     }
     if (closed_) co_return;
-    if (rbeg_ == rend_) {
-      rbeg_ = rend_ = 0;
-      // Shrink a buffer grown for one large message once it is drained.
-      if (rbuf_.size() > max_idle_read_buffer && n < max_idle_read_buffer) {
-        rbuf_.resize(max_idle_read_buffer);
+    if (rbeg_ == rend_) rbeg_ = rend_ = 0;
+    // Dynamic read buffer (nats-server's idea): double while reads fill it, up to 64 KiB, and
+    // shrink back after a few short reads so idle connections stay small.
+    if (n == room && rbuf_.size() < max_idle_read_buffer) {
+      rbuf_.resize(rbuf_.size() * 2);
+      short_reads = 0;
+    } else if (n < rbuf_.size() / 2 && rbuf_.size() > min_read_buffer && rend_ == 0) {
+      if (++short_reads > 2) {
+        rbuf_.resize(std::max(min_read_buffer, rbuf_.size() / 2));
         rbuf_.shrink_to_fit();
+        short_reads = 0;
       }
+    } else {
+      short_reads = 0;
+    }
+    if (stall_ns_ > 0) {
+      // A receiver of this batch is falling behind: slow this producer down briefly instead of
+      // cutting the receiver (nats-server's fast-producer stall: 2-5 ms, 10 ms per read at most).
+      stall_timer_.expires_after(std::chrono::nanoseconds(std::min<std::int64_t>(stall_ns_, 10'000'000)));
+      co_await stall_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (closed_) co_return;
     }
   }
 }
@@ -224,6 +247,7 @@ awaitable<void> client_connection::liveness_loop() {
       co_return;
     }
     ++pings_out_;
+    ping_sent_at_ = std::chrono::steady_clock::now();
     send(protocol::ping_line);
   }
 }
@@ -259,6 +283,13 @@ bool client_connection::deliver(subscription& sub, const message_view& m) {
   protocol::append_delivery(out_, m.subject, sub.sid, m.reply, m.headers, m.payload, headers_);
   ++out_msgs_;
   out_bytes_ += sz;
+  const std::int64_t pending = static_cast<std::int64_t>(out_.size() + in_flight_);
+  const std::int64_t half = srv_.opts().max_pending / 2;
+  if (pending > half) {
+    // 2 ms at half of max_pending, growing to 5 ms when full.
+    std::int64_t wait = 2'000'000 + 3'000'000 * (pending - half) / std::max<std::int64_t>(half, 1);
+    if (wait > tl_stall_ns) tl_stall_ns = wait;
+  }
   if (writer_idle_) {
     writer_idle_ = false;
     return true;
@@ -284,7 +315,10 @@ void client_connection::on_max_reached(const std::shared_ptr<subscription>& sub)
   asio::post(socket_.get_executor(), [self, sub] {
     auto it = self->subs_.find(sub->sid);
     if (it != self->subs_.end() && it->second == sub) {
-      self->subs_.erase(it);
+      {
+        std::lock_guard lk(self->info_mu_);
+        self->subs_.erase(it);
+      }
       self->num_subs_.store(self->subs_.size(), std::memory_order_relaxed);
       self->srv_.subs().remove(sub);
     }
@@ -312,6 +346,7 @@ void client_connection::close_on_strand(close_reason reason, const std::string& 
   }
   write_signal_.cancel();
   liveness_timer_.cancel();
+  stall_timer_.cancel();
   if (reason == close_reason::read_error || reason == close_reason::write_error ||
       reason == close_reason::slow_consumer) {
     boost::system::error_code ignored;
@@ -325,7 +360,10 @@ void client_connection::remove_all_subs() {
     sub->closed.store(true, std::memory_order_relaxed);
     srv_.subs().remove(sub);
   }
-  subs_.clear();
+  {
+    std::lock_guard lk(info_mu_);
+    subs_.clear();
+  }
   num_subs_.store(0, std::memory_order_relaxed);
 }
 
@@ -347,12 +385,10 @@ bool client_connection::on_pub(const protocol::pub_op& op) {
   in_msgs_.store(in_msgs_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   in_bytes_.store(in_bytes_.load(std::memory_order_relaxed) + op.headers.size() + op.payload.size(),
                   std::memory_order_relaxed);
-  if (pedantic_ && !protocol::is_valid_literal_subject(op.subject)) {
-    send(protocol::err_line("Invalid Publish Subject"));
-    return true;
-  }
-  route(message_view{op.subject, op.reply, op.headers, op.payload});
+  // nats-server reports a wildcard publish subject to a pedantic client but still routes it.
+  if (pedantic_ && !protocol::is_valid_literal_subject(op.subject)) send(protocol::err_line("Invalid Publish Subject"));
   if (verbose_) send(protocol::ok_line);
+  route(message_view{op.subject, op.reply, op.headers, op.payload});
   return !closed_;
 }
 
@@ -392,7 +428,10 @@ bool client_connection::on_sub(const protocol::sub_op& op) {
     sub->owner = shared_from_this();
     if (srv_.subs().insert(sub)) {
       if (auto* js = srv_.js()) js->on_interest(sub->subject);
-      subs_.emplace(std::move(sid), std::move(sub));
+      {
+        std::lock_guard lk(info_mu_);
+        subs_.emplace(std::move(sid), std::move(sub));
+      }
       num_subs_.store(subs_.size(), std::memory_order_relaxed);
     }
   }
@@ -406,11 +445,15 @@ bool client_connection::on_unsub(const protocol::unsub_op& op) {
   if (it != subs_.end()) {
     auto& sub = it->second;
     if (op.max > 0 && op.max > sub->delivered.load(std::memory_order_relaxed)) {
+      // nats-server counts what was already delivered towards the limit.
       sub->max_msgs = op.max;
     } else {
       sub->closed.store(true, std::memory_order_relaxed);
       srv_.subs().remove(sub);
-      subs_.erase(it);
+      {
+        std::lock_guard lk(info_mu_);
+        subs_.erase(it);
+      }
       num_subs_.store(subs_.size(), std::memory_order_relaxed);
     }
   }
@@ -454,6 +497,7 @@ bool client_connection::on_connect(const protocol::connect_op& op) {
       close_on_strand(close_reason::protocol_violation, "invalid client protocol");
       return false;
     }
+    client_protocol_ = static_cast<int>(proto);
   }
   if (no_responders_ && !headers_) {
     close_on_strand(close_reason::protocol_violation, "no responders requires headers support");
@@ -480,11 +524,22 @@ bool client_connection::on_connect(const protocol::connect_op& op) {
 bool client_connection::on_ping() {
   if (!check_auth_before_op()) return false;
   send(protocol::pong_line);
+  if (connected_ && !first_pong_sent_) {
+    // Like nats-server: after the first PONG, clients speaking protocol 1 get an async INFO
+    // that confirms the connection (connect_info) and names their account.
+    first_pong_sent_ = true;
+    if (client_protocol_ >= 1) send(protocol::info_line(srv_.info_json(cid_, ip_, true)));
+  }
   return true;
 }
 
 bool client_connection::on_pong() {
   pings_out_ = 0;
+  if (ping_sent_at_.time_since_epoch().count() != 0) {
+    auto rtt = std::chrono::steady_clock::now() - ping_sent_at_;
+    std::lock_guard lk(info_mu_);
+    rtt_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(rtt).count();
+  }
   return true;
 }
 
@@ -508,6 +563,9 @@ connection_snapshot client_connection::snapshot(bool with_subjects) const {
     s.name = name_;
     s.lang = lang_;
     s.version = version_;
+    s.rtt_ns = rtt_ns_;
+    if (with_subjects)
+      for (const auto& [sid, sub] : subs_) s.subjects.push_back(sub->subject);
   }
   {
     std::lock_guard lk(out_mu_);
@@ -518,7 +576,6 @@ connection_snapshot client_connection::snapshot(bool with_subjects) const {
     s.in_msgs = in_msgs_.load(std::memory_order_relaxed);
   s.in_bytes = in_bytes_.load(std::memory_order_relaxed);
   s.subscriptions = num_subs_.load(std::memory_order_relaxed);
-  (void)with_subjects;
   return s;
 }
 

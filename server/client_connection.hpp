@@ -50,6 +50,7 @@ struct connection_snapshot {
   std::uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0;
   std::size_t subscriptions = 0;
   std::size_t pending_bytes = 0;
+  std::int64_t rtt_ns = 0;
   std::vector<std::string> subjects;
 };
 
@@ -108,6 +109,8 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   int remote_port_ = 0;
   boost::asio::steady_timer write_signal_;
   boost::asio::steady_timer liveness_timer_;
+  boost::asio::steady_timer stall_timer_;
+  std::int64_t stall_ns_ = 0;  // strand: producer stall asked for by the last batch
 
   // Strand-only state.
   std::vector<char> rbuf_;
@@ -118,6 +121,9 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   bool connected_ = false;  // CONNECT seen
   bool verbose_ = false, pedantic_ = false, echo_ = true, headers_ = false, no_responders_ = false;
   int pings_out_ = 0;
+  int client_protocol_ = 0;
+  bool first_pong_sent_ = false;
+  std::chrono::steady_clock::time_point ping_sent_at_{};
   bool closed_ = false;
   // Written only on the strand, read by the monitor: single-writer atomics.
   std::atomic<std::uint64_t> in_msgs_{0}, in_bytes_{0};
@@ -136,6 +142,8 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   // Descriptive fields (strand writes, snapshot reads under info_mu_).
   mutable std::mutex info_mu_;
   std::string name_, lang_, version_;
+  std::int64_t rtt_ns_ = 0;
+  // subs_ is changed on the strand under info_mu_, so the monitor can list it.
   std::chrono::system_clock::time_point start_;
   std::atomic<std::int64_t> last_activity_ns_{0};
 };

@@ -23,7 +23,7 @@ int fail(const std::string& msg) {
   return 1;
 }
 
-void write_ports_file(const std::string& dir, const char* argv0, const jb::server::server& srv) {
+std::filesystem::path write_ports_file(const std::string& dir, const char* argv0, const jb::server::server& srv) {
   namespace json = boost::json;
   const auto& o = srv.opts();
   std::string host = o.host == "0.0.0.0" || o.host == "::" ? "127.0.0.1" : o.host;
@@ -33,6 +33,7 @@ void write_ports_file(const std::string& dir, const char* argv0, const jb::serve
   auto path = std::filesystem::path(dir) /
               (std::filesystem::path(argv0).filename().string() + "_" + std::to_string(::getpid()) + ".ports");
   std::ofstream(path) << json::serialize(ports);
+  return path;
 }
 
 }  // namespace
@@ -77,10 +78,13 @@ int main(int argc, char** argv) {
     });
     srv.start();
     if (!opts.pid_file.empty()) std::ofstream(opts.pid_file) << ::getpid();
-    if (!opts.ports_file_dir.empty()) write_ports_file(opts.ports_file_dir, argv[0], srv);
+    std::filesystem::path ports_file;
+    if (!opts.ports_file_dir.empty()) ports_file = write_ports_file(opts.ports_file_dir, argv[0], srv);
     srv.run();
     jb::log::server().info("Server Exiting..");
-    if (!opts.pid_file.empty()) std::filesystem::remove(opts.pid_file);
+    std::error_code ignored;
+    if (!opts.pid_file.empty()) std::filesystem::remove(opts.pid_file, ignored);
+    if (!ports_file.empty()) std::filesystem::remove(ports_file, ignored);
   } catch (const std::exception& e) {
     return fail(e.what());
   }

@@ -19,8 +19,8 @@ bool deliver_one(const std::shared_ptr<subscription>& sp, const message_view& m,
   subscription& s = *sp;
   if (s.closed.load(std::memory_order_relaxed)) return false;
   if (!echo && sender_cid != 0 && s.owner->client_id() == sender_cid) return false;
+  auto n = s.delivered.fetch_add(1, std::memory_order_relaxed) + 1;
   if (s.max_msgs != 0) {
-    auto n = s.delivered.fetch_add(1, std::memory_order_relaxed) + 1;
     if (n > s.max_msgs) return false;
     if (n == s.max_msgs) s.owner->on_max_reached(sp);
   }

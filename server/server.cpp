@@ -186,7 +186,7 @@ std::size_t server::num_clients() const {
   return clients_.size();
 }
 
-std::string server::info_json(std::uint64_t cid, const std::string& client_ip) const {
+std::string server::info_json(std::uint64_t cid, const std::string& client_ip, bool connect_info) const {
   boost::json::object o;
   o["server_id"] = id_;
   o["server_name"] = name_;
@@ -201,6 +201,11 @@ std::string server::info_json(std::uint64_t cid, const std::string& client_ip) c
   if (opts_.jetstream) o["jetstream"] = true;
   o["client_id"] = cid;
   o["client_ip"] = client_ip;
+  if (connect_info) {
+    o["connect_info"] = true;
+    o["remote_account"] = "$G";
+    o["acc_is_sys"] = false;
+  }
   return boost::json::serialize(o);
 }
 

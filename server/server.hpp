@@ -76,7 +76,8 @@ class server {
   [[nodiscard]] jetstream::jetstream* js() noexcept { return js_.get(); }
 
   // INFO JSON for one connection.
-  [[nodiscard]] std::string info_json(std::uint64_t cid, const std::string& client_ip) const;
+  // connect_info: the async INFO sent after the first PONG.
+  [[nodiscard]] std::string info_json(std::uint64_t cid, const std::string& client_ip, bool connect_info = false) const;
 
  private:
   void do_accept();

@@ -48,6 +48,20 @@ double cpu_seconds() {
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+// Go's time.Duration String() for sub-minute values: 0s, 512ns, 1.5µs, 2.25ms, 1.5s.
+std::string go_duration(std::int64_t ns) {
+  if (ns == 0) return "0s";
+  auto fmt = [](double v, const char* unit) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.9g", v);
+    return std::string(b) + unit;
+  };
+  if (ns < 1000) return std::to_string(ns) + "ns";
+  if (ns < 1000000) return fmt(static_cast<double>(ns) / 1e3, "µs");
+  if (ns < 1000000000) return fmt(static_cast<double>(ns) / 1e6, "ms");
+  return fmt(static_cast<double>(ns) / 1e9, "s");
+}
+
 std::string query_param(std::string_view target, std::string_view key) {
   auto q = target.find('?');
   if (q == std::string_view::npos) return {};
@@ -148,9 +162,11 @@ struct http_monitor::impl : std::enable_shared_from_this<impl> {
     std::size_t offset = 0, limit = 1024;
     if (auto s = query_param(target, "offset"); !s.empty()) offset = std::strtoull(s.c_str(), nullptr, 10);
     if (auto s = query_param(target, "limit"); !s.empty()) limit = std::strtoull(s.c_str(), nullptr, 10);
+    std::string subs_q = query_param(target, "subs");
+    const bool subs_list = subs_q == "1" || subs_q == "true" || subs_q == "detail";
     json::array arr;
     for (std::size_t i = offset; i < conns.size() && arr.size() < limit; ++i) {
-      auto s = conns[i]->snapshot(false);
+      auto s = conns[i]->snapshot(subs_list);
       json::object j;
       j["cid"] = s.cid;
       j["kind"] = "Client";
@@ -166,7 +182,13 @@ struct http_monitor::impl : std::enable_shared_from_this<impl> {
       j["out_msgs"] = s.out_msgs;
       j["in_bytes"] = s.in_bytes;
       j["out_bytes"] = s.out_bytes;
+      j["rtt"] = go_duration(s.rtt_ns);
       j["subscriptions"] = s.subscriptions;
+      if (subs_list && !s.subjects.empty()) {
+        json::array l;
+        for (auto& subj : s.subjects) l.emplace_back(subj);
+        j["subscriptions_list"] = std::move(l);
+      }
       if (!s.name.empty()) j["name"] = s.name;
       if (!s.lang.empty()) j["lang"] = s.lang;
       if (!s.version.empty()) j["version"] = s.version;
