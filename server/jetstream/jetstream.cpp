@@ -1,5 +1,8 @@
 #include "server/jetstream/jetstream.hpp"
 
+#include <sys/statvfs.h>
+#include <sys/sysinfo.h>
+
 #include <filesystem>
 #include <stdexcept>
 
@@ -52,8 +55,14 @@ void jetstream::start() {
   L.info("         https://docs.nats.io/jetstream");
   L.info("");
   L.info("---------------- JETSTREAM ----------------");
+  {
+    // nats-server's defaults: 75% of RAM and 75% of the free space of the store's file system.
+    struct sysinfo si {};
+    if (::sysinfo(&si) == 0) max_memory_ = static_cast<std::int64_t>(si.totalram) * si.mem_unit / 4 * 3;
+  }
   if (opts_.in_memory) {
     env_ = std::make_unique<storage::memory_env>();
+    store_path_ = ":memory:";
     L.info("  Store Directory: \":memory:\" (nothing is written to disk)");
   } else {
     std::filesystem::path dir = std::filesystem::path(opts_.store_dir) / "jetstream";
@@ -70,8 +79,15 @@ void jetstream::start() {
     auto r = storage::rocksdb_env::open(eo, &detail);
     if (!r) throw std::runtime_error("could not open store \"" + dir.string() + "\": " + (detail.empty() ? r.error().message() : detail));
     env_ = std::move(*r);
-    L.info("  Store Directory: \"{}\"", opts_.store_dir);
+    store_path_ = dir.string();
+    struct statvfs vfs {};
+    if (::statvfs(store_path_.c_str(), &vfs) == 0)
+      max_storage_ = static_cast<std::int64_t>(vfs.f_bavail) * static_cast<std::int64_t>(vfs.f_frsize) / 4 * 3;
+    L.info("  Store Directory: \"{}\"", store_path_);
   }
+  L.info("  Max Memory:      {:.2f} GB", static_cast<double>(max_memory_) / (1024.0 * 1024 * 1024));
+  if (!opts_.in_memory) L.info("  Max Storage:     {:.2f} GB", static_cast<double>(max_storage_) / (1024.0 * 1024 * 1024));
+  L.info("  Sync:            {}", opts_.sync_always ? std::string("always") : std::to_string(opts_.sync_interval.count()) + "ms");
   L.info("  API Level:       {}", api_level);
   L.info("-------------------------------------------");
 

@@ -116,6 +116,10 @@ class jetstream {
   };
   [[nodiscard]] usage snapshot_usage();
   [[nodiscard]] const jetstream_options& options() const noexcept { return opts_; }
+  // Where data lives (<store_dir>/jetstream, or ":memory:") and the resource limits reported.
+  [[nodiscard]] const std::string& store_path() const noexcept { return store_path_; }
+  [[nodiscard]] std::int64_t max_memory() const noexcept { return max_memory_; }
+  [[nodiscard]] std::int64_t max_storage() const noexcept { return max_storage_; }
 
  private:
   friend class stream;
@@ -153,6 +157,8 @@ class jetstream {
   server::server& srv_;
   jetstream_options opts_;
   executor_type strand_;
+  std::string store_path_;
+  std::int64_t max_memory_ = 0, max_storage_ = 0;
   std::unique_ptr<storage::store_env> env_;
   std::map<std::string, std::unique_ptr<stream>, std::less<>> streams_;
   std::vector<std::shared_ptr<server::subscription>> api_subs_;

@@ -15,6 +15,8 @@
 #include <boost/json.hpp>
 
 #include "server/client_connection.hpp"
+#include "server/jetstream/jetstream.hpp"
+#include "server/jetstream/stream_config.hpp"
 #include "server/log.hpp"
 #include "server/server.hpp"
 #include "server/time_util.hpp"
@@ -145,12 +147,16 @@ struct http_monitor::impl : std::enable_shared_from_this<impl> {
     v["slow_consumers"] = c.slow_consumers.load();
     v["subscriptions"] = srv.subs().count();
     v["config_load_time"] = rfc3339(srv.start_time());
-    if (o.jetstream) {
-      json::object js;
-      json::object cfg;
-      cfg["store_dir"] = o.store_dir;
-      js["config"] = cfg;
-      v["jetstream"] = js;
+    if (srv.js()) {
+      auto j = jsz();
+      json::object out;
+      out["config"] = j["config"];
+      json::object stats;
+      for (const char* k : {"memory", "storage", "reserved_memory", "reserved_storage", "accounts", "ha_assets", "api"})
+        stats[k] = j[k];
+      out["stats"] = std::move(stats);
+      out["limits"] = json::object{};
+      v["jetstream"] = std::move(out);
     }
     return v;
   }
@@ -205,6 +211,43 @@ struct http_monitor::impl : std::enable_shared_from_this<impl> {
     return o;
   }
 
+  json::object jsz() {
+    json::object o;
+    auto* js = srv.js();
+    if (!js) {
+      o["server_id"] = srv.id();
+      o["now"] = rfc3339(std::chrono::system_clock::now());
+      o["disabled"] = true;
+      o["config"] = json::object{};
+      return o;
+    }
+    auto u = js->snapshot_usage();
+    o["memory"] = u.memory;
+    o["storage"] = u.storage;
+    o["reserved_memory"] = 0;
+    o["reserved_storage"] = 0;
+    o["accounts"] = 1;
+    o["ha_assets"] = 0;
+    o["api"] = json::object{{"level", jetstream::api_level}, {"total", u.api_total}, {"errors", u.api_errors}};
+    o["server_id"] = srv.id();
+    o["now"] = rfc3339(std::chrono::system_clock::now());
+    json::object cfg;
+    cfg["max_memory"] = js->max_memory();
+    cfg["max_storage"] = js->max_storage();
+    cfg["store_dir"] = js->store_path();
+    cfg["sync_interval"] = std::chrono::duration_cast<std::chrono::nanoseconds>(js->options().sync_interval).count();
+    if (js->options().sync_always) cfg["sync_always"] = true;
+    cfg["strict"] = true;
+    o["config"] = std::move(cfg);
+    o["limits"] = json::object{};
+    o["streams"] = u.streams;
+    o["consumers"] = u.consumers;
+    o["messages"] = u.messages;
+    o["bytes"] = u.bytes;
+    o["total"] = 1;
+    return o;
+  }
+
   json::object subsz() {
     auto st = srv.subs().stats();
     json::object o;
@@ -234,11 +277,20 @@ struct http_monitor::impl : std::enable_shared_from_this<impl> {
     if (path == "/varz") body = varz();
     else if (path == "/connz") body = connz(target);
     else if (path == "/subsz" || path == "/subscriptionsz") body = subsz();
-    else if (path == "/healthz") body = json::object{{"status", "ok"}};
+    else if (path == "/jsz") body = jsz();
+    else if (path == "/healthz") {
+      if ((!query_param(target, "js-enabled-only").empty() || !query_param(target, "js-enabled").empty()) && !srv.js()) {
+        res.result(http::status::service_unavailable);
+        res.body() = json::serialize(json::object{{"status", "unavailable"}, {"error", "JetStream not enabled"}});
+        res.prepare_payload();
+        return res;
+      }
+      body = json::object{{"status", "ok"}};
+    }
     else if (path == "/" || path.empty()) {
       res.set(http::field::content_type, "text/html; charset=utf-8");
       res.body() = "<html><body><h1>jetbroker</h1><a href=/varz>varz</a> <a href=/connz>connz</a> "
-                   "<a href=/subsz>subsz</a> <a href=/healthz>healthz</a></body></html>";
+                   "<a href=/subsz>subsz</a> <a href=/jsz>jsz</a> <a href=/healthz>healthz</a></body></html>";
       res.result(http::status::ok);
       res.prepare_payload();
       return res;
