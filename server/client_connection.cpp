@@ -87,12 +87,13 @@ void client_connection::start() {
   send(protocol::info_line(srv_.info_json(cid_, ip_)));
   log::client().debug("{}:{} - cid:{} - Client connection created", ip_, remote_port_, cid_);
   auto self = shared_from_this();
-  asio::co_spawn(socket_.get_executor(), [self] { return self->read_loop(); }, asio::detached);
-  asio::co_spawn(socket_.get_executor(), [self] { return self->write_loop(); }, asio::detached);
-  asio::co_spawn(socket_.get_executor(), [self] { return self->liveness_loop(); }, asio::detached);
+  // Each coroutine holds `self` as a parameter, so the connection outlives all three.
+  asio::co_spawn(socket_.get_executor(), [self] { return self->read_loop(self); }, asio::detached);
+  asio::co_spawn(socket_.get_executor(), [self] { return self->write_loop(self); }, asio::detached);
+  asio::co_spawn(socket_.get_executor(), [self] { return self->liveness_loop(self); }, asio::detached);
 }
 
-awaitable<void> client_connection::read_loop() {
+awaitable<void> client_connection::read_loop(std::shared_ptr<client_connection> /*keep_alive*/) {
   int short_reads = 0;
   for (;;) {
     if (rend_ == rbuf_.size()) {
@@ -189,7 +190,7 @@ awaitable<void> client_connection::read_loop() {
   }
 }
 
-awaitable<void> client_connection::write_loop() {
+awaitable<void> client_connection::write_loop(std::shared_ptr<client_connection> /*keep_alive*/) {
   std::string writing;
   for (;;) {
     bool wait = false, finish = false;
@@ -226,7 +227,7 @@ awaitable<void> client_connection::write_loop() {
   liveness_timer_.cancel();
 }
 
-awaitable<void> client_connection::liveness_loop() {
+awaitable<void> client_connection::liveness_loop(std::shared_ptr<client_connection> /*keep_alive*/) {
   const auto& o = srv_.opts();
   if (o.auth_required() && !connected_) {
     liveness_timer_.expires_after(o.auth_timeout);

@@ -90,9 +90,9 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   bool on_err(const protocol::err_op& op);
 
  private:
-  boost::asio::awaitable<void> read_loop();
-  boost::asio::awaitable<void> write_loop();
-  boost::asio::awaitable<void> liveness_loop();
+  boost::asio::awaitable<void> read_loop(std::shared_ptr<client_connection> keep_alive);
+  boost::asio::awaitable<void> write_loop(std::shared_ptr<client_connection> keep_alive);
+  boost::asio::awaitable<void> liveness_loop(std::shared_ptr<client_connection> keep_alive);
 
   void close_on_strand(close_reason reason, const std::string& err_text);
   void send(std::string_view bytes);  // strand: queue protocol bytes for this client

@@ -307,7 +307,7 @@ struct http_monitor::impl : std::enable_shared_from_this<impl> {
     return res;
   }
 
-  asio::awaitable<void> session(tcp::socket sock) {
+  asio::awaitable<void> session(std::shared_ptr<impl> /*keep_alive*/, tcp::socket sock) {
     beast::flat_buffer buf;
     for (;;) {
       http::request<http::string_body> req;
@@ -331,7 +331,7 @@ struct http_monitor::impl : std::enable_shared_from_this<impl> {
         return;
       }
       auto ex = sock.get_executor();
-      asio::co_spawn(ex, [self, s = std::move(sock)]() mutable { return self->session(std::move(s)); }, asio::detached);
+      asio::co_spawn(ex, [self, s = std::move(sock)]() mutable { return self->session(self, std::move(s)); }, asio::detached);
       self->do_accept();
     });
   }
