@@ -1,6 +1,6 @@
 #pragma once
 // Server options: a plain struct with nats-server's defaults. Filled from the command line
-// (cli.hpp) and, later, from a config file; read-only once the server starts.
+// (cli.hpp) and a configuration file (load.hpp); read-only once the server starts.
 #include <chrono>
 #include <cstdint>
 #include <optional>
