@@ -163,18 +163,20 @@ void jetstream::handle_api(const inbound_msg& m) {
 }
 
 void jetstream::api_info(const inbound_msg& m) {
-  std::uint64_t mem = 0, sto = 0, consumers = 0;
+  std::uint64_t mem = 0, sto = 0, consumers = 0, res_mem = 0, res_sto = 0;
   for (auto& [n, s] : streams_) {
     auto b = s->store().state().bytes;
-    (s->config().storage == storage_kind::memory ? mem : sto) += b;
+    const bool memory = s->config().storage == storage_kind::memory;
+    (memory ? mem : sto) += b;
+    if (s->config().max_bytes > 0) (memory ? res_mem : res_sto) += static_cast<std::uint64_t>(s->config().max_bytes);
     consumers += s->consumers().size();
   }
   json::object o;
   o["type"] = std::string(type_prefix) + "account_info_response";
   o["memory"] = mem;
   o["storage"] = sto;
-  o["reserved_memory"] = 0;
-  o["reserved_storage"] = 0;
+  o["reserved_memory"] = res_mem;
+  o["reserved_storage"] = res_sto;
   o["streams"] = streams_.size();
   o["consumers"] = consumers;
   o["limits"] = json::object{{"max_memory", -1},         {"max_storage", -1},
@@ -182,8 +184,9 @@ void jetstream::api_info(const inbound_msg& m) {
                              {"max_ack_pending", -1},    {"memory_max_stream_bytes", -1},
                              {"storage_max_stream_bytes", -1}, {"max_bytes_required", false}};
   o["api"] = json::object{{"level", api_level}, {"total", api_total_}, {"errors", api_errors_}};
-  // INFO does not count itself (nats-server bumps the counters when sending other responses).
+  // The response shows the counters before this request; it is counted afterwards.
   if (!m.reply().empty()) publish(m.reply(), json::serialize(o));
+  ++api_total_;
 }
 
 void jetstream::api_stream_create(const inbound_msg& m, std::string_view name, bool update) {
@@ -191,7 +194,6 @@ void jetstream::api_stream_create(const inbound_msg& m, std::string_view name, b
   auto body = parse_body(m.payload());
   if (auto* e = std::get_if<api_error>(&body)) return respond_error(m.reply(), type, *e);
   auto& o = std::get<json::object>(body);
-  if (m.payload().empty()) return respond_error(m.reply(), type, errors::invalid_json.with("unexpected end of JSON input"));
   auto parsed = parse_stream_config(o, name, update);
   if (auto* e = std::get_if<api_error>(&parsed)) return respond_error(m.reply(), type, *e);
   auto cfg = std::get<stream_config>(std::move(parsed));
@@ -275,7 +277,7 @@ void jetstream::api_stream_info(const inbound_msg& m, std::string_view name) {
   if (!filter.empty()) total = s->store().subject_counts(filter == ">" ? "" : filter).size();
   r["total"] = total;
   r["offset"] = 0;
-  r["limit"] = filter.empty() ? 0 : 100000;
+  r["limit"] = total > 0 ? 100000 : 0;
   auto info = stream_info_json(*s, true);
   info["state"] = state_json(*s, filter, details);
   for (auto& kv : info) r[kv.key()] = kv.value();
@@ -338,30 +340,38 @@ void jetstream::api_stream_names(const inbound_msg& m, bool list) {
 
 void jetstream::api_stream_purge(const inbound_msg& m, std::string_view name) {
   const char* type = "stream_purge_response";
+  // Purge errors carry "purged": 0, as nats-server's response struct always has it.
+  auto fail = [&](const api_error& e) {
+    json::object o;
+    o["type"] = std::string(type_prefix) + type;
+    o["error"] = e.to_json();
+    o["purged"] = 0;
+    respond(m.reply(), std::move(o), true);
+  };
   auto* s = find_stream(name);
-  if (!s) return respond_error(m.reply(), type, errors::stream_not_found);
+  if (!s) return fail(errors::stream_not_found);
   auto body = parse_body(m.payload());
-  if (auto* e = std::get_if<api_error>(&body)) return respond_error(m.reply(), type, *e);
+  if (auto* e = std::get_if<api_error>(&body)) return fail(*e);
   auto& o = std::get<json::object>(body);
   if (auto u = json_util::unknown_field(o, {"filter", "seq", "keep"}))
-    return respond_error(m.reply(), type, errors::invalid_json.with("json: unknown field \"" + *u + "\""));
-  if (s->config().sealed) return respond_error(m.reply(), type, errors::stream_sealed);
-  if (s->config().deny_purge) return respond_error(m.reply(), type, errors::stream_purge_failed.with("stream purge not permitted"));
+    return fail(errors::invalid_json.with("json: unknown field \"" + *u + "\""));
   storage::purge_request req;
   std::string err;
   std::uint64_t seq = 0, keep = 0;
   if (!json_util::get_string(o, "filter", req.filter, err, "JSApiStreamPurgeRequest") ||
       !json_util::get_uint(o, "seq", seq, err, "JSApiStreamPurgeRequest") ||
       !json_util::get_uint(o, "keep", keep, err, "JSApiStreamPurgeRequest"))
-    return respond_error(m.reply(), type, errors::invalid_json.with(err));
-  if (seq > 0 && keep > 0) return respond_error(m.reply(), type, errors::bad_request);
+    return fail(errors::invalid_json.with(err));
+  if (seq > 0 && keep > 0) return fail(errors::bad_request);
+  if (s->config().sealed) return fail(errors::stream_sealed);
+  if (s->config().deny_purge) return fail(errors::stream_purge_failed.with("stream purge not permitted"));
   if (!req.filter.empty() && !protocol::is_valid_filter(req.filter))
-    return respond_error(m.reply(), type, errors::stream_purge_failed.with("invalid subject"));
+    return fail(errors::stream_purge_failed.with("invalid subject"));
   if (req.filter == ">") req.filter.clear();
   req.up_to = seq;
   req.keep = keep;
   auto r = s->store().purge(req);
-  if (!r) return respond_error(m.reply(), type, errors::stream_purge_failed.with(r.error().message()));
+  if (!r) return fail(errors::stream_purge_failed.with(r.error().message()));
   s->on_purged();
   json::object out;
   out["type"] = std::string(type_prefix) + type;
@@ -432,12 +442,19 @@ void jetstream::api_stream_msg_delete(const inbound_msg& m, std::string_view nam
   if (!json_util::get_uint(o, "seq", seq, err, "JSApiMsgDeleteRequest") ||
       !json_util::get_bool(o, "no_erase", no_erase, err, "JSApiMsgDeleteRequest"))
     return respond_error(m.reply(), type, errors::invalid_json.with(err));
-  if (s->config().sealed) return respond_error(m.reply(), type, errors::stream_sealed);
-  if (s->config().deny_delete)
-    return respond_error(m.reply(), type, errors::stream_msg_delete_failed.with("message delete not permitted"));
+  // nats-server counts MSG.DELETE failures in api.total but not in api.errors.
+  auto fail = [&](const api_error& e) {
+    json::object o;
+    o["type"] = std::string(type_prefix) + type;
+    o["error"] = e.to_json();
+    respond(m.reply(), std::move(o), false);
+  };
+  if (s->config().sealed) return fail(errors::stream_sealed);
+  if (s->config().deny_delete) return fail(errors::stream_msg_delete_failed.with("message delete not permitted"));
+  if (seq > s->store().state().last_seq) return fail(errors::stream_msg_delete_failed.with("stream store EOF"));
   auto r = s->store().remove(seq);
-  if (!r) return respond_error(m.reply(), type, errors::stream_msg_delete_failed.with(r.error().message()));
-  if (!*r) return respond_error(m.reply(), type, errors::sequence_not_found.with(std::to_string(seq)));
+  if (!r) return fail(errors::stream_msg_delete_failed.with(r.error().message()));
+  if (!*r) return fail(errors::sequence_not_found.with(std::to_string(seq)));
   s->on_purged();
   json::object out;
   out["type"] = std::string(type_prefix) + type;
@@ -465,8 +482,6 @@ void jetstream::api_consumer_create(const inbound_msg& m, std::string_view sname
     if (cfg.durable_name != name) return respond_error(m.reply(), type, errors::consumer_durable_name_not_match_subject);
   } else if (has_name_token) {
     if (!cfg.durable_name.empty() && cfg.durable_name != name)
-      return respond_error(m.reply(), type, errors::consumer_durable_name_not_match_subject);
-    if (!cfg.name.empty() && cfg.name != name)
       return respond_error(m.reply(), type, errors::consumer_durable_name_not_match_subject);
     cfg.name = std::string(name);
     if (!filter.empty()) {
@@ -551,7 +566,16 @@ void jetstream::api_consumer_delete(const inbound_msg& m, std::string_view sname
 void jetstream::api_consumer_names(const inbound_msg& m, std::string_view sname, bool list) {
   const char* type = list ? "consumer_list_response" : "consumer_names_response";
   auto* s = find_stream(sname);
-  if (!s) return respond_error(m.reply(), type, errors::stream_not_found);
+  if (!s) {
+    json::object o;
+    o["type"] = std::string(type_prefix) + type;
+    o["error"] = errors::stream_not_found.to_json();
+    o["total"] = 0;
+    o["offset"] = 0;
+    o["limit"] = 0;
+    o["consumers"] = json::array{};
+    return respond(m.reply(), std::move(o), true);
+  }
   auto body = parse_body(m.payload());
   if (auto* e = std::get_if<api_error>(&body)) return respond_error(m.reply(), type, *e);
   std::int64_t offset = 0;
@@ -578,10 +602,18 @@ void jetstream::api_consumer_names(const inbound_msg& m, std::string_view sname,
 
 void jetstream::api_consumer_pause(const inbound_msg& m, std::string_view sname, std::string_view name) {
   const char* type = "consumer_pause_response";
+  auto fail = [&](const api_error& e) {
+    json::object o;
+    o["type"] = std::string(type_prefix) + type;
+    o["error"] = e.to_json();
+    o["paused"] = false;
+    o["pause_until"] = go_time(0);
+    respond(m.reply(), std::move(o), true);
+  };
   auto* s = find_stream(sname);
-  if (!s) return respond_error(m.reply(), type, errors::stream_not_found);
+  if (!s) return fail(errors::stream_not_found);
   auto* c = s->find_consumer(name);
-  if (!c) return respond_error(m.reply(), type, errors::consumer_not_found);
+  if (!c) return fail(errors::consumer_not_found);
   auto body = parse_body(m.payload());
   if (auto* e = std::get_if<api_error>(&body)) return respond_error(m.reply(), type, *e);
   std::string until, err;
@@ -597,7 +629,7 @@ void jetstream::api_consumer_pause(const inbound_msg& m, std::string_view sname,
   json::object r;
   r["type"] = std::string(type_prefix) + type;
   r["paused"] = t > now;
-  r["pause_until"] = go_time(t > now ? t : 0);
+  r["pause_until"] = until.empty() ? go_time(0) : server::rfc3339_ns(t);
   if (t > now) r["pause_remaining"] = t - now;
   respond(m.reply(), std::move(r), false);
 }
@@ -608,7 +640,7 @@ void jetstream::api_consumer_next(const inbound_msg& m, std::string_view sname, 
   consumer* c = s ? s->find_consumer(name) : nullptr;
   if (!c) {
     // nats-server has no subscription for a missing consumer: the requester sees no responders.
-    auto hdr = protocol::header_builder().status(503).finish();
+    auto hdr = protocol::header_builder().status(503).add("Nats-Subject", m.subject()).finish();
     publish(m.reply(), m.reply(), {}, hdr, {});
     return;
   }

@@ -92,6 +92,18 @@ inline const api_error consumer_does_not_exist{400, 10149, "consumer does not ex
 inline const api_error stream_wrong_last_sequence_constant{400, 10164, "wrong last sequence"};
 inline const api_error message_ttl_invalid{400, 10165, "invalid per-message TTL"};
 inline const api_error message_ttl_disabled{400, 10166, "per-message TTL is disabled"};
+inline const api_error atomic_publish_disabled{400, 10174, "atomic publish is disabled"};
+inline const api_error atomic_publish_missing_seq{400, 10175, "atomic publish sequence is missing"};
+inline const api_error atomic_publish_incomplete_batch{400, 10176, "atomic publish batch is incomplete"};
+inline const api_error atomic_publish_invalid_batch_id{400, 10179, "atomic publish batch ID is invalid"};
+inline const api_error atomic_publish_too_large{400, 10199, "atomic publish batch is too large"};
+inline const api_error atomic_publish_too_many_inflight{400, 10211, "atomic publish too many inflight"};
+inline const api_error stream_mirror_with_first_seq{400, 10143, "stream mirrors can not have first sequence configured"};
+inline const api_error consumer_pull_requires_ack{400, 10084, "consumer in pull mode requires explicit ack policy on workqueue stream"};
+inline const api_error stream_transform_invalid{400, 10156, "stream transform: {err}"};
+inline const api_error consumer_priority_policy_without_group{400, 10159, "Setting PriorityPolicy requires at least one PriorityGroup to be set"};
+inline const api_error consumer_ack_wait_negative{400, 10183, "consumer ack wait needs to be positive"};
+inline const api_error consumer_backoff_negative{400, 10184, "consumer backoff needs to be positive"};
 inline const api_error required_api_level{412, 10185, "JetStream minimum api level required"};
 inline const api_error stream_expected_last_seq_per_subject_invalid{400, 10193, "missing sequence for expected last sequence per subject"};
 // clang-format on

@@ -164,11 +164,13 @@ void consumer::position_at_start() {
       break;
     }
   }
-  if (sseq_next_ > 1 && lps_seqs_.empty()) {
-    // Remember the starting point so a restart does not go back to the beginning.
+  // Remember the starting point (so a restart does not go back to the beginning), and report it
+  // as nats-server does: delivered and ack floor one before the first message to deliver.
+  const std::uint64_t start = lps_seqs_.empty() ? sseq_next_ : lps_seqs_.front();
+  if (start > 1) {
     storage::consumer_state cs;
-    cs.delivered = {0, sseq_next_ - 1};
-    cs.ack_floor = {0, sseq_next_ - 1};
+    cs.delivered = {0, start - 1};
+    cs.ack_floor = {0, start - 1};
     storage::ignore_result(store_->update_state(cs));
   }
 }
@@ -413,10 +415,11 @@ void consumer::schedule_timer() {
   timer_at_ = next;
   std::int64_t wait = std::max<std::int64_t>(next - steady_ns(), 0);
   timer_.expires_after(std::chrono::nanoseconds(wait));
-  timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
+  timer_.async_wait([this, alive = std::weak_ptr<int>(life_)](boost::system::error_code ec) {
+    if (ec || alive.expired()) return;
     timer_at_ = 0;
     on_timer();
+    js_.flush_kicks();
   });
 }
 
@@ -430,21 +433,26 @@ void consumer::expire_acks(std::int64_t now) {
     if (pit == st.pending.end()) continue;
     std::uint64_t dc = 1;
     if (auto it = st.redelivered.find(sseq); it != st.redelivered.end()) dc = it->second + 1;
-    if (cfg_.max_deliver > 0 && static_cast<std::int64_t>(dc) >= cfg_.max_deliver) {
-      // Out of deliveries: advisory, and the message no longer holds the ack floor back.
-      json::object adv;
-      adv["type"] = "io.nats.jetstream.advisory.v1.max_deliver";
-      adv["stream"] = stream_.config().name;
-      adv["consumer"] = cfg_.name;
-      adv["stream_seq"] = sseq;
-      adv["deliveries"] = dc;
-      js_.publish("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + stream_.config().name + "." + cfg_.name,
-                  json::serialize(adv));
-      storage::ignore_result(store_->update_acks(pit->second.seq, sseq));
-      continue;
-    }
+    if (out_of_deliveries(sseq, dc, pit->second.seq)) continue;
     redeliver_.insert(sseq);
   }
+}
+
+bool consumer::out_of_deliveries(std::uint64_t sseq, std::uint64_t dc, std::uint64_t dseq) {
+  if (cfg_.max_deliver <= 0 || static_cast<std::int64_t>(dc) < cfg_.max_deliver) return false;
+  // Out of deliveries: advisory, and the message no longer holds the ack floor back.
+  json::object adv;
+  adv["type"] = "io.nats.jetstream.advisory.v1.max_deliver";
+  adv["stream"] = stream_.config().name;
+  adv["consumer"] = cfg_.name;
+  adv["stream_seq"] = sseq;
+  adv["deliveries"] = dc;
+  js_.publish("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + stream_.config().name + "." + cfg_.name,
+              json::serialize(adv));
+  storage::ignore_result(store_->update_acks(dseq, sseq));
+  clear_deadline(sseq);
+  redeliver_.erase(sseq);
+  return true;
 }
 
 void consumer::on_timer() {
@@ -549,7 +557,11 @@ void consumer::on_ack(std::string_view subject, std::string_view payload, std::s
           delay = *d;
         }
       }
-      if (delay > 0) {
+      std::uint64_t dc = 1;
+      if (auto it = st.redelivered.find(sseq); it != st.redelivered.end()) dc = it->second + 1;
+      if (out_of_deliveries(sseq, dc, st.pending.at(sseq).seq)) {
+        // nothing more to deliver for this message
+      } else if (delay > 0) {
         set_deadline(sseq, steady_ns() + delay);
       } else {
         clear_deadline(sseq);

@@ -71,6 +71,8 @@ class consumer {
   void schedule_timer();
   void on_timer();
   void expire_acks(std::int64_t now);
+  // With max_deliver reached: advisory, drop from pending, true. Otherwise false.
+  bool out_of_deliveries(std::uint64_t sseq, std::uint64_t dc, std::uint64_t dseq);
   void send_heartbeat(bool force);
   void send_status(std::string_view reply, int code, std::string_view description, bool pending_headers);
   void finish_request(std::deque<pull_request>::iterator it);
@@ -84,6 +86,9 @@ class consumer {
 
   jetstream& js_;
   stream& stream_;
+  // Timer handlers hold a weak reference: a handler already queued when the consumer is
+  // deleted must not touch it.
+  std::shared_ptr<int> life_ = std::make_shared<int>(0);
   consumer_config cfg_;
   std::shared_ptr<storage::consumer_store> store_;
   std::int64_t created_;

@@ -22,6 +22,8 @@ constexpr std::int64_t ns_per_s = 1'000'000'000;
 
 api_error bad_json(const std::string& why) { return errors::invalid_json.with(why); }
 api_error policy(const std::string& why) { return errors::consumer_invalid_policy.with(why); }
+// Go's enum decoders quote the raw JSON value: can not unmarshal "\"bogus\"".
+api_error bad_enum(const std::string& v) { return bad_json("can not unmarshal \"\\\"" + v + "\\\"\""); }
 
 }  // namespace
 
@@ -105,8 +107,11 @@ std::variant<consumer_config, api_error> parse_consumer_config_json(const json::
   }
   if (auto* pg = o.if_contains("priority_groups"); pg && pg->is_array() && !pg->as_array().empty())
     return policy("priority groups are not supported by this server");
-  if (auto* pp = o.if_contains("priority_policy"); pp && pp->is_string() && pp->as_string() != "" && pp->as_string() != "none")
+  if (auto* pp = o.if_contains("priority_policy"); pp && pp->is_string() && pp->as_string() != "" && pp->as_string() != "none") {
+    auto* pg2 = o.if_contains("priority_groups");
+    if (!pg2 || !pg2->is_array() || pg2->as_array().empty()) return errors::consumer_priority_policy_without_group;
     return policy("priority policies are not supported by this server");
+  }
 
   if (dp.empty() || dp == "all") c.deliver = deliver_policy::all;
   else if (dp == "last") c.deliver = deliver_policy::last;
@@ -114,14 +119,14 @@ std::variant<consumer_config, api_error> parse_consumer_config_json(const json::
   else if (dp == "by_start_sequence") c.deliver = deliver_policy::by_start_sequence;
   else if (dp == "by_start_time") c.deliver = deliver_policy::by_start_time;
   else if (dp == "last_per_subject") c.deliver = deliver_policy::last_per_subject;
-  else return bad_json("can not unmarshal \"" + dp + "\"");
+  else return bad_enum(dp);
   if (ap.empty() || ap == "none") c.ack = ack_policy::none;
   else if (ap == "all") c.ack = ack_policy::all;
   else if (ap == "explicit") c.ack = ack_policy::explicit_ack;
-  else return bad_json("can not unmarshal \"" + ap + "\"");
+  else return bad_enum(ap);
   if (rp.empty() || rp == "instant") c.replay = replay_policy::instant;
   else if (rp == "original") c.replay = replay_policy::original;
-  else return bad_json("can not unmarshal \"" + rp + "\"");
+  else return bad_enum(rp);
   if (!ost.empty()) {
     auto t = json_util::parse_rfc3339(ost);
     if (!t) return bad_json("parsing time \"" + ost + "\" as RFC3339: cannot parse");
@@ -170,8 +175,11 @@ api_error normalize_consumer_config(consumer_config& c, const stream_config& str
 
   // Defaults (setConsumerConfigDefaults).
   if (c.max_deliver == 0 || c.max_deliver < -1) c.max_deliver = -1;
+  if (c.ack_wait < 0) return errors::consumer_ack_wait_negative;
+  for (auto b : c.backoff)
+    if (b <= 0) return errors::consumer_backoff_negative;
   if (!c.backoff.empty() && c.ack_wait == 0) c.ack_wait = c.backoff.front();
-  if (c.ack_wait == 0) c.ack_wait = 30 * ns_per_s;
+  if (c.ack_wait == 0 && c.ack != ack_policy::none) c.ack_wait = 30 * ns_per_s;
   if (!c.is_push() && c.max_waiting == 0) c.max_waiting = 512;
   if (c.max_ack_pending == 0 && c.ack != ack_policy::none)
     c.max_ack_pending = stream.consumer_limits_max_ack_pending > 0 ? stream.consumer_limits_max_ack_pending : 1000;
@@ -184,15 +192,13 @@ api_error normalize_consumer_config(consumer_config& c, const stream_config& str
       s ^= s << 13; s ^= s >> 7; s ^= s << 17;
       c.name += alphabet[s % 62];
     }
+    c.name_generated = true;  // nats-server does not echo a generated name in the config
   } else if (c.name.empty()) {
     c.name = c.durable_name;
   }
 
   // Checks (checkConsumerCfg).
-  if (c.ack_wait < 0) return errors::consumer_create.with("consumer ack wait needs to be positive");
-  for (auto b : c.backoff)
-    if (b <= 0) return errors::consumer_create.with("consumer backoff needs to be positive");
-  if (!c.backoff.empty() && c.max_deliver != -1 && static_cast<std::int64_t>(c.backoff.size()) >= c.max_deliver)
+  if (!c.backoff.empty() && c.max_deliver != -1 && static_cast<std::int64_t>(c.backoff.size()) > c.max_deliver)
     return errors::consumer_max_deliver_backoff;
   if (c.is_push()) {
     if (!protocol::is_valid_subject(c.deliver_subject)) return errors::consumer_invalid_deliver_subject;
@@ -238,7 +244,7 @@ api_error normalize_consumer_config(consumer_config& c, const stream_config& str
         return policy(std::string("consumer delivery policy is deliver ") + to_string(c.deliver) +
                       ", but optional start time is also set");
       if (c.deliver == deliver_policy::last_per_subject && c.filters().empty())
-        return policy("consumer delivery policy is deliver last per subject, but FilterSubject is not set");
+        return policy("consumer delivery policy is deliver last per subject, but optional filter subject is not set");
       break;
     case deliver_policy::by_start_sequence:
       if (c.opt_start_seq == 0)
@@ -256,7 +262,8 @@ api_error normalize_consumer_config(consumer_config& c, const stream_config& str
   if (c.num_replicas > 1) return errors::stream_replicas_not_supported;
 
   if (stream.retention == retention_policy::workqueue) {
-    if (c.ack != ack_policy::explicit_ack) return errors::consumer_wq_requires_explicit_ack;
+    if (c.ack != ack_policy::explicit_ack)
+      return c.is_push() ? errors::consumer_wq_requires_explicit_ack : errors::consumer_pull_requires_ack;
     if (c.deliver != deliver_policy::all) return errors::consumer_wq_consumer_not_deliver_all;
   }
   for (auto it = c.metadata.begin(); it != c.metadata.end();) {
@@ -285,7 +292,7 @@ api_error check_consumer_update(const consumer_config& o, const consumer_config&
 json::object to_json(const consumer_config& c, bool with_version_metadata) {
   json::object o;
   if (!c.durable_name.empty()) o["durable_name"] = c.durable_name;
-  if (!c.name.empty()) o["name"] = c.name;
+  if (!c.name.empty() && !c.name_generated) o["name"] = c.name;
   if (!c.description.empty()) o["description"] = c.description;
   o["deliver_policy"] = to_string(c.deliver);
   if (c.opt_start_seq) o["opt_start_seq"] = c.opt_start_seq;

@@ -52,6 +52,7 @@ struct consumer_config {
   std::map<std::string, std::string> metadata;
   std::int64_t pause_until = 0;  // unix ns, 0 = unset
   bool has_pause_until = false;
+  bool name_generated = false;  // legacy ephemeral: name made up by the server, not echoed
 
   [[nodiscard]] bool is_push() const { return !deliver_subject.empty(); }
   [[nodiscard]] bool is_durable() const { return !durable_name.empty(); }

@@ -7,6 +7,7 @@
 #include "protocol/headers.hpp"
 #include "protocol/subject.hpp"
 #include "server/jetstream/consumer.hpp"
+#include "server/jetstream/subject_transform.hpp"
 #include "server/log.hpp"
 #include "server/server.hpp"
 
@@ -110,6 +111,12 @@ void stream::delete_consumer(std::string_view name) {
   std::string n = it->first;
   consumers_.erase(it);
   storage::ignore_result(js_.env().delete_consumer(cfg_.name, n));
+  if (cfg_.retention == retention_policy::interest) {
+    // Messages only the deleted consumer still wanted go now.
+    auto st = store_->state();
+    for (auto m = store_->load_next(st.first_seq, std::string_view{}); m; m = store_->load_next(m->seq + 1, std::string_view{}))
+      check_retention(m->seq, m->subject);
+  }
 }
 
 void stream::wake_consumers() {
@@ -140,62 +147,121 @@ void stream::prune_dedupe(std::int64_t now) {
 
 void stream::stage(const inbound_msg& m) {
   const std::string_view reply = cfg_.no_ack ? std::string_view{} : m.reply();
+  if (!m.headers().empty()) {
+    if (auto id = protocol::find_header(m.headers(), "Nats-Batch-Id")) return stage_batch(m, reply, *id);
+  }
+  if (auto e = stage_one(m, reply, false)) pub_error(reply, e);
+}
+
+// Atomic batch publish (ADR-50): messages are held until the commit message, then checked and
+// stored together, or not at all.
+void stream::stage_batch(const inbound_msg& m, std::string_view reply, std::string_view id) {
+  if (!cfg_.allow_atomic) return pub_error(reply, errors::atomic_publish_disabled);
+  if (id.empty() || id.size() > 64) return pub_error(reply, errors::atomic_publish_invalid_batch_id);
+  auto seq_hdr = protocol::find_header(m.headers(), "Nats-Batch-Sequence");
+  std::uint64_t seq = 0;
+  if (seq_hdr) {
+    auto [p, ec] = std::from_chars(seq_hdr->data(), seq_hdr->data() + seq_hdr->size(), seq);
+    if (ec != std::errc() || p != seq_hdr->data() + seq_hdr->size()) seq = 0;
+  }
+  if (seq == 0) return pub_error(reply, errors::atomic_publish_missing_seq);
+  const std::string key(id);
+  const std::int64_t now = js_.now_ns();
+  // Batches idle for 10 s are abandoned.
+  for (auto it = batches_.begin(); it != batches_.end();) {
+    if (now - it->second.last_ns > 10'000'000'000LL) it = batches_.erase(it);
+    else ++it;
+  }
+  if (seq == 1) {
+    if (!batches_.count(key) && batches_.size() >= 50) return pub_error(reply, errors::atomic_publish_too_many_inflight);
+    batches_[key] = pending_batch{};
+  }
+  auto it = batches_.find(key);
+  if (it == batches_.end() || seq != it->second.msgs.size() + 1) {
+    if (it != batches_.end()) batches_.erase(it);
+    return pub_error(reply, errors::atomic_publish_incomplete_batch);
+  }
+  auto& b = it->second;
+  if (b.msgs.size() >= 1000) {
+    batches_.erase(it);
+    return pub_error(reply, errors::atomic_publish_too_large);
+  }
+  b.msgs.push_back(m);
+  b.last_ns = now;
+  auto commit = protocol::find_header(m.headers(), "Nats-Batch-Commit");
+  if (!commit) {
+    if (!reply.empty()) js_.publish(reply, {});
+    return;
+  }
+  auto msgs = std::move(b.msgs);
+  batches_.erase(it);
+  flush();  // earlier messages first; the batch then commits as one storage write
+  const std::string saved_last_id = last_msg_id_;
+  for (const auto& bm : msgs) {
+    if (auto e = stage_one(bm, {}, true)) {
+      for (const auto& sm : staged_)
+        if (!sm.msg_id.empty()) dedupe_.erase(sm.msg_id);
+      staged_.clear();
+      staged_subject_last_.clear();
+      staged_bytes_ = 0;
+      last_msg_id_ = saved_last_id;
+      return pub_error(reply, e);
+    }
+  }
+  if (staged_.size() != msgs.size()) {  // a duplicate inside the batch
+    staged_.clear();
+    staged_subject_last_.clear();
+    staged_bytes_ = 0;
+    return pub_error(reply, errors::atomic_publish_incomplete_batch);
+  }
+  staged_.back().reply = std::string(reply);
+  staged_.back().batch_id = key;
+  staged_.back().batch_count = msgs.size();
+  flush();
+}
+
+api_error stream::stage_one(const inbound_msg& m, std::string_view reply, bool in_batch) {
   std::string_view hdr = m.headers();
   // Message too large, sealed, then the header checks in nats-server's order.
   const std::size_t size = hdr.size() + m.payload().size();
-  if (cfg_.sealed) return pub_error(reply, errors::stream_sealed);
+  if (cfg_.sealed) return errors::stream_sealed;
   if (cfg_.max_msg_size > 0 && static_cast<std::int64_t>(size) > cfg_.max_msg_size)
-    return pub_error(reply, errors::stream_message_exceeds_maximum);
+    return errors::stream_message_exceeds_maximum;
 
   staged_msg sm;
   sm.ts = m.ts;
   std::string subject(m.subject());
   if (cfg_.subject_transform) {
-    const auto& tr = *cfg_.subject_transform;
-    if (tr.src.empty() || protocol::subject_matches(tr.src, subject)) {
-      // Literal destination, or a destination with a leading prefix before '>' (common case).
-      if (tr.dest.size() >= 2 && tr.dest.substr(tr.dest.size() - 2) == ".>" && tr.src.size() >= 1 &&
-          tr.src.back() == '>') {
-        std::string src_prefix = tr.src.substr(0, tr.src.size() - 1);
-        std::string dst_prefix = tr.dest.substr(0, tr.dest.size() - 1);
-        if (subject.rfind(src_prefix, 0) == 0) subject = dst_prefix + subject.substr(src_prefix.size());
-      } else if (tr.dest.find('*') == std::string::npos && tr.dest.find('>') == std::string::npos &&
-                 tr.dest.find("{{") == std::string::npos) {
-        subject = tr.dest;
-      } else if (tr.src.empty() || tr.src == ">") {
-        // ">" -> "prefix.>"
-        if (tr.dest.size() >= 2 && tr.dest.substr(tr.dest.size() - 2) == ".>")
-          subject = tr.dest.substr(0, tr.dest.size() - 1) + subject;
-      }
-    }
+    if (auto tr = subject_transform::make(cfg_.subject_transform->src, cfg_.subject_transform->dest))
+      if (auto out = tr->apply(subject)) subject = std::move(*out);
   }
   std::uint64_t staged_seq_base = store_->state().last_seq;
   const std::uint64_t next_seq = staged_seq_base + staged_.size() + 1;
 
   if (!hdr.empty()) {
     if (auto v = protocol::find_header(hdr, "Nats-Expected-Stream"); v && *v != cfg_.name)
-      return pub_error(reply, errors::stream_not_match);
+      return errors::stream_not_match;
     if (auto v = protocol::find_header(hdr, "Nats-TTL")) {
-      if (!cfg_.allow_msg_ttl) return pub_error(reply, errors::message_ttl_disabled);
+      if (!cfg_.allow_msg_ttl) return errors::message_ttl_disabled;
       auto ttl = parse_ttl(*v);
-      if (!ttl || (*ttl >= 0 && *ttl < 1'000'000'000)) return pub_error(reply, errors::message_ttl_invalid);
+      if (!ttl || (*ttl >= 0 && *ttl < 1'000'000'000)) return errors::message_ttl_invalid;
       sm.ttl = *ttl > 0 ? *ttl : 0;
     }
     if (auto v = protocol::find_header(hdr, "Nats-Expected-Last-Subject-Sequence")) {
       auto want = parse_u64(*v);
-      if (want) {
+      {
         std::string check_subject = subject;
         if (auto s2 = protocol::find_header(hdr, "Nats-Expected-Last-Subject-Sequence-Subject")) check_subject = *s2;
         auto have = last_seq_for_subject(check_subject);
-        if (have != *want) return pub_error(reply, errors::stream_wrong_last_sequence.with(std::to_string(have)));
+        if (!want || have != *want) return errors::stream_wrong_last_sequence.with(std::to_string(have));
       }
     } else if (protocol::find_header(hdr, "Nats-Expected-Last-Subject-Sequence-Subject")) {
-      return pub_error(reply, errors::stream_expected_last_seq_per_subject_invalid);
+      return errors::stream_expected_last_seq_per_subject_invalid;
     }
     if (auto v = protocol::find_header(hdr, "Nats-Expected-Last-Sequence")) {
       auto want = parse_u64(*v);
-      if (want && *want != next_seq - 1)
-        return pub_error(reply, errors::stream_wrong_last_sequence.with(std::to_string(next_seq - 1)));
+      if (!want || *want != next_seq - 1)
+        return errors::stream_wrong_last_sequence.with(std::to_string(next_seq - 1));
     }
     if (auto v = protocol::find_header(hdr, "Nats-Msg-Id"); v && !v->empty()) {
       prune_dedupe(m.ts);
@@ -207,17 +273,17 @@ void stream::stage(const inbound_msg& m) {
           o["duplicate"] = true;
           js_.publish(reply, json::serialize(o));
         }
-        return;
+        return {};
       }
       sm.msg_id = std::string(*v);
     }
-    if (auto v = protocol::find_header(hdr, "Nats-Expected-Last-Msg-Id")) {
-      if (*v != last_msg_id_) return pub_error(reply, errors::stream_wrong_last_msg_id.with(last_msg_id_));
+    if (auto v = protocol::find_header(hdr, "Nats-Expected-Last-Msg-Id"); v && !v->empty()) {
+      if (*v != last_msg_id_) return errors::stream_wrong_last_msg_id.with(last_msg_id_);
     }
     if (auto v = protocol::find_header(hdr, "Nats-Rollup")) {
-      if (!cfg_.allow_rollup_hdrs) return pub_error(reply, errors::stream_rollup_failed.with("rollup not permitted"));
-      if (*v != "sub" && *v != "all") return pub_error(reply, errors::stream_rollup_failed.with("rollup value invalid: " + std::string(*v)));
-      if (cfg_.deny_purge) return pub_error(reply, errors::stream_rollup_failed.with("rollup not permitted"));
+      if (!cfg_.allow_rollup_hdrs) return errors::stream_rollup_failed.with("rollup not permitted");
+      if (*v != "sub" && *v != "all") return errors::stream_rollup_failed.with("rollup value invalid: \"" + std::string(*v) + "\"");
+      if (cfg_.deny_purge) return errors::stream_rollup_failed.with("rollup not permitted");
       sm.rollup = std::string(*v);
     }
     // A status line from a client is not stored.
@@ -230,18 +296,18 @@ void stream::stage(const inbound_msg& m) {
   if (cfg_.discard == discard_policy::new_msgs) {
     auto st = store_->state();
     if (cfg_.max_msgs > 0 && st.msgs + staged_.size() >= static_cast<std::uint64_t>(cfg_.max_msgs))
-      return pub_error(reply, errors::stream_store_failed.with("maximum messages exceeded"));
+      return errors::stream_store_failed.with("maximum messages exceeded");
     std::uint64_t msz = cfg_.storage == storage_kind::memory
                             ? storage::memory_store_msg_size(subject.size(), hdr.size(), m.payload().size())
                             : storage::file_store_msg_size(subject.size(), hdr.size(), m.payload().size());
     if (cfg_.max_bytes > 0 && st.bytes + staged_bytes_ + msz > static_cast<std::uint64_t>(cfg_.max_bytes))
-      return pub_error(reply, errors::stream_store_failed.with("maximum bytes exceeded"));
+      return errors::stream_store_failed.with("maximum bytes exceeded");
     if (cfg_.discard_new_per_subject && cfg_.max_msgs_per_subject > 0) {
       auto counts = store_->subject_counts(subject);
       std::uint64_t have = counts.empty() ? 0 : counts.begin()->second;
       for (const auto& s : staged_) have += s.subject == subject;
       if (have >= static_cast<std::uint64_t>(cfg_.max_msgs_per_subject))
-        return pub_error(reply, errors::stream_store_failed.with("maximum messages per subject exceeded"));
+        return errors::stream_store_failed.with("maximum messages per subject exceeded");
     }
     staged_bytes_ += msz;
   }
@@ -253,11 +319,12 @@ void stream::stage(const inbound_msg& m) {
   if (!sm.msg_id.empty()) {
     dedupe_[sm.msg_id] = next_seq;
     dedupe_order_.emplace_back(sm.ts, sm.msg_id);
-    last_msg_id_ = sm.msg_id;
   }
+  last_msg_id_ = sm.msg_id;  // the id of the last stored message, empty when it had none
   const bool rollup = !sm.rollup.empty();
   staged_.push_back(std::move(sm));
-  if (rollup) flush();  // the purge must see this message stored
+  if (rollup && !in_batch) flush();  // the purge must see this message stored
+  return {};
 }
 
 void stream::flush() {
@@ -294,7 +361,12 @@ void stream::flush() {
       }
       if (!s.reply.empty()) {
         ack.clear();
-        ack.append("{\"stream\":").append(json::serialize(json::value(cfg_.name))).append(",\"seq\":").append(std::to_string(seq)).append("}");
+        ack.append("{\"stream\":").append(json::serialize(json::value(cfg_.name))).append(",\"seq\":").append(std::to_string(seq));
+        if (!s.batch_id.empty()) {
+          ack.append(",\"batch\":").append(json::serialize(json::value(s.batch_id)));
+          ack.append(",\"count\":").append(std::to_string(s.batch_count));
+        }
+        ack.append("}");
         js_.publish(s.reply, ack);
       }
     }
@@ -349,8 +421,8 @@ void stream::arm_age_timer() {
   }
   wait_ns = std::max<std::int64_t>(wait_ns, 1'000'000);  // at least 1 ms between sweeps
   age_timer_.expires_after(std::chrono::nanoseconds(wait_ns));
-  age_timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
+  age_timer_.async_wait([this, alive = std::weak_ptr<int>(life_)](boost::system::error_code ec) {
+    if (ec || alive.expired()) return;
     auto removed = store_->expire_before(js_.now_ns() - cfg_.max_age);
     if (removed && *removed > 0) on_purged();
     arm_age_timer();
@@ -364,8 +436,8 @@ void stream::arm_ttl_timer() {
   if (!next) return;
   std::int64_t wait_ns = std::max<std::int64_t>(*next - js_.now_ns(), 1'000'000);
   ttl_timer_.expires_after(std::chrono::nanoseconds(wait_ns));
-  ttl_timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
+  ttl_timer_.async_wait([this, alive = std::weak_ptr<int>(life_)](boost::system::error_code ec) {
+    if (ec || alive.expired()) return;
     auto removed = store_->expire_ttl(js_.now_ns());
     if (removed && *removed > 0) on_purged();
     arm_ttl_timer();

@@ -55,7 +55,15 @@ class stream {
     std::int64_t ts = 0;
     std::int64_t ttl = 0;
     std::string rollup;  // "", "sub", "all"
+    std::string batch_id;  // atomic batch commit: the ack names the batch
+    std::size_t batch_count = 0;
   };
+  struct pending_batch {
+    std::vector<inbound_msg> msgs;
+    std::int64_t last_ns = 0;
+  };
+  api_error stage_one(const inbound_msg& m, std::string_view reply, bool in_batch);
+  void stage_batch(const inbound_msg& m, std::string_view reply, std::string_view id);
   void arm_age_timer();
   void arm_ttl_timer();
   void enforce_limits_after_append();
@@ -64,6 +72,7 @@ class stream {
   void prune_dedupe(std::int64_t now);
 
   jetstream& js_;
+  std::shared_ptr<int> life_ = std::make_shared<int>(0);  // see consumer::life_
   stream_config cfg_;
   std::shared_ptr<storage::stream_store> store_;
   std::int64_t created_;
@@ -78,6 +87,7 @@ class stream {
   std::unordered_map<std::string, std::uint64_t> dedupe_;
   std::deque<std::pair<std::int64_t, std::string>> dedupe_order_;
   std::string last_msg_id_;
+  std::map<std::string, pending_batch> batches_;
 };
 
 }  // namespace jb::jetstream

@@ -1,10 +1,10 @@
 #include "server/jetstream/stream_config.hpp"
 
 #include <algorithm>
-#include <set>
 
 #include "protocol/subject.hpp"
 #include "server/jetstream/json_util.hpp"
+#include "server/jetstream/subject_transform.hpp"
 #include "server/server.hpp"
 
 namespace jb::jetstream {
@@ -90,6 +90,7 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
             get_bool(o, "mirror_direct", c.mirror_direct, err, st) &&
             get_string(o, "compression", compression, err, st) && get_uint(o, "first_seq", c.first_seq, err, st) &&
             get_bool(o, "allow_msg_ttl", c.allow_msg_ttl, err, st) &&
+            get_bool(o, "allow_atomic", c.allow_atomic, err, st) &&
             get_int(o, "subject_delete_marker_ttl", c.subject_delete_marker_ttl, err, st);
   if (!ok) return bad_json(err);
 
@@ -125,22 +126,23 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
   if (auto* p = o.if_contains("placement"); p && p->is_object() && !p->as_object().empty()) c.placement = *p;
 
   // Enumerations (nats-server accepts any case for these).
+  // Go's enum decoders quote the raw JSON value: can not unmarshal "\"bogus\"".
+  auto bad_enum = [](const std::string& v) { return bad_json("can not unmarshal \"\\\"" + v + "\\\"\""); };
   if (retention.empty() || lower_equals(retention, "limits")) c.retention = retention_policy::limits;
   else if (lower_equals(retention, "interest")) c.retention = retention_policy::interest;
   else if (lower_equals(retention, "workqueue")) c.retention = retention_policy::workqueue;
-  else return bad_json("can not unmarshal \"" + retention + "\"");
+  else return bad_enum(retention);
   if (discard.empty() || lower_equals(discard, "old")) c.discard = discard_policy::old_msgs;
   else if (lower_equals(discard, "new")) c.discard = discard_policy::new_msgs;
-  else return bad_json("can not unmarshal \"" + discard + "\"");
+  else return bad_enum(discard);
   if (storage.empty() || lower_equals(storage, "file")) c.storage = storage_kind::file;
   else if (lower_equals(storage, "memory")) c.storage = storage_kind::memory;
-  else return bad_json("can not unmarshal \"" + storage + "\"");
+  else return bad_enum(storage);
   if (compression.empty() || lower_equals(compression, "none")) c.compression = "none";
   else if (lower_equals(compression, "s2")) c.compression = "s2";
-  else return bad_json("can not unmarshal \"" + compression + "\"");
+  else return bad_enum(compression);
 
   // Name.
-  if (c.name.empty()) c.name = std::string(subject_name);
   if (!subject_name.empty() && c.name != subject_name) return errors::stream_mismatch;
   if (has_path_separator(c.name)) return errors::stream_name_contains_path_separators;
   if (!is_valid_asset_name(c.name)) return invalid("invalid stream name");
@@ -148,13 +150,22 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
   if (c.description.size() > 4096) return invalid("stream description is too long, maximum allowed is 4096");
 
   // Features this single server does not provide are refused, never silently ignored.
-  if (auto* m = o.if_contains("mirror"); m && !m->is_null())
+  if (auto* m = o.if_contains("mirror"); m && !m->is_null()) {
+    if (c.first_seq > 0) return errors::stream_mirror_with_first_seq;
     return invalid("stream mirrors are not supported by this server");
+  }
   if (auto* s = o.if_contains("sources"); s && !s->is_null() && !(s->is_array() && s->as_array().empty()))
     return invalid("stream sources are not supported by this server");
-  if (auto* r = o.if_contains("republish"); r && !r->is_null())
+  if (auto* r = o.if_contains("republish"); r && r->is_object()) {
+    std::string dest;
+    get_string(r->as_object(), "dest", dest, err, "RePublish");
+    const std::vector<std::string> subs = c.subjects.empty() ? std::vector<std::string>{c.name} : c.subjects;
+    for (const auto& sub : subs)
+      if (!dest.empty() && protocol::subjects_overlap(sub, dest))
+        return invalid("stream configuration for republish destination forms a cycle");
     return invalid("stream republish is not supported by this server");
-  for (const char* k : {"allow_msg_counter", "allow_atomic", "allow_msg_schedules", "allow_batched"}) {
+  }
+  for (const char* k : {"allow_msg_counter", "allow_msg_schedules", "allow_batched"}) {
     if (auto* v = o.if_contains(k); v && v->is_bool() && v->as_bool())
       return invalid(std::string(k) + " is not supported by this server");
   }
@@ -169,9 +180,9 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
   norm(c.max_msgs_per_subject);
   norm(c.max_msg_size);
   if (c.num_replicas == 0) c.num_replicas = 1;
-  if (c.num_replicas < 0 || c.num_replicas > 5) return invalid("replicas > 5 not supported");
+  if (c.num_replicas < 0 || c.num_replicas > 5) return invalid("maximum replicas is 5");
   if (c.num_replicas > 1) return errors::stream_replicas_not_supported;
-  if (c.max_age < 0) return invalid("max age needs to be >= 0");
+  if (c.max_age < 0) return invalid("max age can not be negative");
   if (c.max_age > 0 && c.max_age < 100 * ns_per_ms) return invalid("max age needs to be >= 100ms");
   if (c.duplicate_window < 0) return invalid("duplicates window can not be negative");
   if (c.duplicate_window == 0) {
@@ -205,28 +216,21 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
 
   // Subjects.
   if (c.subjects.empty()) c.subjects.push_back(c.name);
-  std::set<std::string> seen;
-  for (const auto& s : c.subjects) {
+  for (const auto& s : c.subjects)
     if (!protocol::is_valid_filter(s)) return invalid("invalid subject");
-    if (!seen.insert(s).second) return invalid("duplicate subjects detected");
-  }
   for (std::size_t i = 0; i < c.subjects.size(); ++i)
     for (std::size_t j = i + 1; j < c.subjects.size(); ++j)
       if (protocol::subjects_overlap(c.subjects[i], c.subjects[j]))
-        return invalid("subjects overlap");
+        return invalid("subject \"" + c.subjects[i] + "\" overlaps with \"" + c.subjects[j] + "\"");
   for (const auto& s : c.subjects) {
+    if (s == ">" && !c.no_ack) return invalid("capturing all subjects requires no-ack to be true");
     if (!c.no_ack && (protocol::subjects_overlap(s, "$JS.>") || protocol::subjects_overlap(s, "$JSC.>") ||
                       protocol::subjects_overlap(s, "$NRG.>")) &&
         !protocol::subject_is_subset(s, "$JS.EVENT.>"))
       return invalid("subjects that overlap with jetstream api require no-ack to be true");
-    if (s == ">" && !c.no_ack) return invalid("subjects that overlap with jetstream api require no-ack to be true");
   }
-  if (c.subject_transform) {
-    if (!c.subject_transform->src.empty() && !protocol::is_valid_filter(c.subject_transform->src))
-      return invalid("stream configuration for subject transform source is not valid");
-    if (c.subject_transform->dest.empty() || !protocol::is_valid_subject(c.subject_transform->dest))
-      return invalid("stream configuration for subject transform destination is not valid");
-  }
+  if (c.subject_transform && !subject_transform::make(c.subject_transform->src, c.subject_transform->dest))
+    return errors::stream_transform_invalid.with("invalid subject");
 
   // Server metadata: clients echo _nats.* keys back; drop them and stamp the request level.
   for (auto it = c.metadata.begin(); it != c.metadata.end();) {
@@ -273,6 +277,7 @@ json::object to_json(const stream_config& c, bool with_version_metadata) {
   o["consumer_limits"] = std::move(cl);
   o["allow_msg_ttl"] = c.allow_msg_ttl;
   if (c.subject_delete_marker_ttl) o["subject_delete_marker_ttl"] = c.subject_delete_marker_ttl;
+  if (c.allow_atomic) o["allow_atomic"] = true;
   json::object md;
   if (with_version_metadata) md["_nats.level"] = std::to_string(api_level);
   for (const auto& [k, v] : c.metadata) md[k] = v;

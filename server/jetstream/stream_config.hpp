@@ -43,6 +43,7 @@ struct stream_config {
   bool sealed = false, deny_delete = false, deny_purge = false, allow_rollup_hdrs = false;
   bool allow_direct = false, mirror_direct = false;
   bool allow_msg_ttl = false;
+  bool allow_atomic = false;
   std::int64_t subject_delete_marker_ttl = 0;  // ns
   std::optional<subject_transform_cfg> subject_transform;
   std::uint64_t first_seq = 0;
