@@ -93,7 +93,12 @@ const flag_def* find_flag(std::string_view name) {
 }  // namespace
 
 std::variant<cli_result, cli_error> parse_command_line(std::span<const char* const> args) {
+  return parse_command_line(args, options{});
+}
+
+std::variant<cli_result, cli_error> parse_command_line(std::span<const char* const> args, options base) {
   cli_result r;
+  r.opts = std::move(base);
   std::size_t i = 0;
   for (; i < args.size(); ++i) {
     std::string_view a = args[i];

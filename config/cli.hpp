@@ -23,6 +23,9 @@ struct cli_error {
 
 // argv without the program name.
 [[nodiscard]] std::variant<cli_result, cli_error> parse_command_line(std::span<const char* const> args);
+// The same, on top of `base` (options loaded from a config file): flags override the file, as in
+// nats-server, which parses the flags, loads the file, then applies the flags again.
+[[nodiscard]] std::variant<cli_result, cli_error> parse_command_line(std::span<const char* const> args, options base);
 
 [[nodiscard]] const char* usage_text();
 

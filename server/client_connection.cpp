@@ -52,6 +52,7 @@ const char* to_string(close_reason r) noexcept {
     case close_reason::stale_connection: return "Stale Connection";
     case close_reason::slow_consumer: return "Slow Consumer (Pending Bytes)";
     case close_reason::server_shutdown: return "Server Shutdown";
+    case close_reason::max_connections: return "Maximum Connections Exceeded";
   }
   return "Unknown";
 }

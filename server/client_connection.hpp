@@ -37,6 +37,7 @@ enum class close_reason {
   stale_connection,
   slow_consumer,
   server_shutdown,
+  max_connections,
 };
 [[nodiscard]] const char* to_string(close_reason r) noexcept;
 

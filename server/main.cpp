@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 
 #include "config/cli.hpp"
+#include "config/load.hpp"
 #include "server/log.hpp"
 #include "server/server.hpp"
 #include "version.hpp"
@@ -39,7 +40,8 @@ std::filesystem::path write_ports_file(const std::string& dir, const char* argv0
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto parsed = jb::config::parse_command_line(std::span<const char* const>(argv + 1, static_cast<std::size_t>(argc - 1)));
+  const std::span<const char* const> args(argv + 1, static_cast<std::size_t>(argc - 1));
+  auto parsed = jb::config::parse_command_line(args);
   if (auto* err = std::get_if<jb::config::cli_error>(&parsed)) {
     std::fprintf(stderr, "jetbroker: %s\n%s", err->message.c_str(), jb::config::usage_text());
     return 1;
@@ -52,20 +54,36 @@ int main(int argc, char** argv) {
     case jb::config::cli_action::print_help:
       std::printf("%s", jb::config::usage_text());
       return 0;
-    case jb::config::cli_action::test_config:
+    case jb::config::cli_action::test_config: {
       if (cli.opts.config_file.empty()) {
         std::fprintf(stderr, "jetbroker: must specify [-c, --config] option to check configuration file(s)\n");
         return 1;
       }
-      break;
+      auto c = jb::config::check_config_file(cli.opts.config_file);
+      std::fprintf(stderr, "jetbroker: %s\n", c.message.c_str());
+      return c.ok ? 0 : 1;
+    }
     case jb::config::cli_action::run:
       break;
   }
-  auto& opts = cli.opts;
-  jb::log::init({opts.log_file, opts.debug, opts.trace, opts.logtime, opts.logtime_utc});
-  if (!opts.config_file.empty()) {
-    return fail("configuration file support is not implemented yet: " + opts.config_file);
+  auto opts = cli.opts;
+  std::vector<std::string> notices;
+  if (!cli.opts.config_file.empty()) {
+    // Flags, then the file, then the flags again on top: command-line flags win.
+    jb::config::options from_file;
+    auto r = jb::config::load_config_file(cli.opts.config_file, from_file);
+    if (auto* e = std::get_if<jb::config::load_error>(&r)) {
+      std::fprintf(stderr, "jetbroker: %s\n", e->message.c_str());
+      return 1;
+    }
+    auto& ok = std::get<jb::config::load_result>(r);
+    for (auto& w : ok.warnings) std::fprintf(stderr, "%s\n", w.c_str());
+    notices = ok.notices;
+    auto again = jb::config::parse_command_line(args, std::move(from_file));
+    opts = std::get<jb::config::cli_result>(again).opts;
   }
+  jb::log::init({opts.log_file, opts.debug, opts.trace, opts.logtime, opts.logtime_utc});
+  for (auto& n : notices) jb::log::server().warn("{}", n);
   std::signal(SIGPIPE, SIG_IGN);
   try {
     jb::server::server srv(opts);

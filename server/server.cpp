@@ -76,6 +76,8 @@ void server::start() {
     jetstream::jetstream_options jo;
     jo.store_dir = opts_.store_dir;
     jo.in_memory = opts_.store_in_memory;
+    jo.sync_always = opts_.jetstream_sync_always;
+    if (opts_.jetstream_sync_interval) jo.sync_interval = *opts_.jetstream_sync_interval;
     if (jo.store_dir.empty() && !jo.in_memory)
       jo.store_dir = (std::filesystem::temp_directory_path() / "jetbroker").string();
     js_ = std::make_unique<jetstream::jetstream>(*this, jo);
@@ -115,14 +117,8 @@ void server::do_accept() {
       return;
     }
     if (shutting_down_) return;
-    if (static_cast<int>(num_clients()) >= opts_.max_connections) {
-      std::string err = "-ERR 'maximum connections exceeded'\r\n";
-      boost::system::error_code ignored;
-      asio::write(sock, asio::buffer(err), ignored);
-      sock.close(ignored);
-      do_accept();
-      return;
-    }
+    // Over the limit, nats-server still sends INFO, then the error, then closes.
+    const bool over_limit = static_cast<int>(num_clients()) >= opts_.max_connections;
     auto cid = ++next_cid_;
     counters_.total_connections.fetch_add(1, std::memory_order_relaxed);
     auto conn = std::make_shared<client_connection>(*this, std::move(sock), cid);
@@ -130,7 +126,10 @@ void server::do_accept() {
       std::lock_guard lk(clients_mu_);
       clients_.emplace(cid, conn);
     }
-    asio::post(conn->get_executor(), [conn] { conn->start(); });
+    asio::post(conn->get_executor(), [conn, over_limit] {
+      conn->start();
+      if (over_limit) conn->close(close_reason::max_connections, "maximum connections exceeded");
+    });
     do_accept();
   });
 }
