@@ -5,6 +5,7 @@
 #include "storage/memory_store.hpp"
 
 #include <rocksdb/db.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
@@ -33,6 +34,13 @@ struct db_ctx {
   rocksdb::ColumnFamilyHandle* cons = nullptr;
   rocksdb::WriteOptions wo;       // per the sync policy
   rocksdb::WriteOptions wo_sync;  // catalog changes: always fsynced
+  // Deferred consumer-state writes (see store_env::begin_deferred): collected here and written
+  // as one batch. Only touched from the executor that owns the consumer stores.
+  bool deferring = false;
+  rocksdb::WriteBatch deferred;
+  // The latest sequence-pair record of each consumer changed since the last commit: written
+  // once per commit however many updates it had.
+  std::map<std::string, std::string> deferred_seqs;
   std::mutex sync_mu;
   std::condition_variable_any sync_cv;
   std::jthread syncer;
@@ -835,20 +843,26 @@ class rocksdb_consumer_store final : public detail::consumer_store_base {
     return v;
   }
   result<void> persist(const detail::consumer_delta& d) override {
-    rocksdb::WriteBatch wb;
-    wb.Put(ctx_->cons, key('a'), seqs_value(d.delivered, d.ack_floor));
+    rocksdb::WriteBatch local;
+    rocksdb::WriteBatch& wb = ctx_->deferring ? ctx_->deferred : local;
+    if (ctx_->deferring) ctx_->deferred_seqs[key('a')] = seqs_value(d.delivered, d.ack_floor);
+    else wb.Put(ctx_->cons, key('a'), seqs_value(d.delivered, d.ack_floor));
     if (d.del_pending) wb.Delete(ctx_->cons, key('p', *d.del_pending));
     if (d.put_pending) wb.Put(ctx_->cons, key('p', d.put_pending->first), pending_value(d.put_pending->second));
     if (d.del_redelivered) wb.Delete(ctx_->cons, key('r', *d.del_redelivered));
     if (d.put_redelivered) wb.Put(ctx_->cons, key('r', d.put_redelivered->first), u64_value(d.put_redelivered->second));
+    if (ctx_->deferring) return {};
     return check(ctx_->db->Write(ctx_->wo, &wb), "consumer update");
   }
   result<void> persist_full(const consumer_state& st) override {
-    rocksdb::WriteBatch wb;
+    rocksdb::WriteBatch local;
+    rocksdb::WriteBatch& wb = ctx_->deferring ? ctx_->deferred : local;
     wb.DeleteRange(ctx_->cons, key('p'), key('s'));
+    if (ctx_->deferring) ctx_->deferred_seqs.erase(key('a'));
     wb.Put(ctx_->cons, key('a'), seqs_value(st.delivered, st.ack_floor));
     for (const auto& [s, p] : st.pending) wb.Put(ctx_->cons, key('p', s), pending_value(p));
     for (const auto& [s, c] : st.redelivered) wb.Put(ctx_->cons, key('r', s), u64_value(c));
+    if (ctx_->deferring) return {};
     return check(ctx_->db->Write(ctx_->wo, &wb), "consumer state");
   }
   result<void> persist_config(std::string_view cfg) override {
@@ -961,6 +975,8 @@ result<std::unique_ptr<rocksdb_env>> rocksdb_env::open(const rocksdb_env_options
   dbo.skip_checking_sst_file_sizes_on_db_open = true;
   dbo.max_open_files = 512;
   dbo.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // Required by the vector memtable of the consumer column family (see cf_opts).
+  dbo.allow_concurrent_memtable_write = false;
 
   rocksdb::BlockBasedTableOptions bto;
   bto.block_cache = rocksdb::NewLRUCache(opts.block_cache_size);
@@ -972,6 +988,12 @@ result<std::unique_ptr<rocksdb_env>> rocksdb_env::open(const rocksdb_env_options
     o.write_buffer_size = name == "msgs" ? opts.write_buffer_size : std::max<std::size_t>(opts.write_buffer_size / 4, 1u << 20);
     o.max_write_buffer_number = 3;
     o.compression = rocksdb::kNoCompression;
+    if (name == "cons") {
+      // Consumer state is written on every delivery and ack but read only when a consumer is
+      // opened: an append-only vector memtable makes each insert O(1) instead of a skip-list
+      // insert (it is sorted once, when flushed or read).
+      o.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
+    }
     if (name == "msgs" || name == "subj") {
       // Files dense with deletions get compacted first (queue pattern, RocksDB wiki).
       o.table_properties_collector_factories.push_back(rocksdb::NewCompactOnDeletionCollectorFactory(10000, 5000));
@@ -1279,6 +1301,17 @@ result<std::vector<std::string>> rocksdb_env::consumer_names(std::string_view st
   for (ci->SeekToFirst(); ci->Valid(); ci->Next()) out.emplace_back(sv(ci->key()).substr(lo.size()));
   if (auto r = check(ci->status(), "consumer list"); !r) return r.error();
   return out;
+}
+
+void rocksdb_env::begin_deferred() { ctx_->deferring = true; }
+
+result<void> rocksdb_env::commit_deferred() {
+  for (auto& [k, v] : ctx_->deferred_seqs) ctx_->deferred.Put(ctx_->cons, k, v);
+  ctx_->deferred_seqs.clear();
+  if (ctx_->deferred.Count() == 0) return {};
+  auto s = ctx_->db->Write(ctx_->wo, &ctx_->deferred);
+  ctx_->deferred.Clear();
+  return check(s, "consumer updates");
 }
 
 result<void> rocksdb_env::sync_wal() { return check(ctx_->db->SyncWAL(), "sync wal"); }

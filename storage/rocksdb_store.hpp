@@ -74,6 +74,9 @@ class rocksdb_env final : public store_env {
   result<void> delete_consumer(std::string_view stream, std::string_view name) override;
   result<std::vector<std::string>> consumer_names(std::string_view stream) const override;
 
+  void begin_deferred() override;
+  [[nodiscard]] result<void> commit_deferred() override;
+
   // fsync the write-ahead log now (what the sync_interval thread does).
   [[nodiscard]] result<void> sync_wal();
   // Flush every memtable to SST files (benchmarks, tests, clean shutdown).

@@ -49,6 +49,14 @@ class store_env {
   [[nodiscard]] virtual result<std::shared_ptr<consumer_store>> open_consumer(std::string_view stream,
                                                                               std::string_view name) = 0;
   [[nodiscard]] virtual result<void> delete_consumer(std::string_view stream, std::string_view name) = 0;
+  // Deferred consumer-state writes: after begin_deferred(), consumer store updates change the
+  // in-memory state at once but reach the database only at the next commit_deferred(), all in one
+  // write (one WAL append for a whole batch of deliveries and acks). Deferral stays on after a
+  // commit. Both calls come from the executor that uses the consumer stores. The memory env
+  // ignores them.
+  virtual void begin_deferred() {}
+  [[nodiscard]] virtual result<void> commit_deferred() { return {}; }
+
   // Names of the stream's consumers; stream_not_found if absent.
   [[nodiscard]] virtual result<std::vector<std::string>> consumer_names(std::string_view stream) const = 0;
 };

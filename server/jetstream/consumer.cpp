@@ -271,7 +271,15 @@ std::optional<consumer::next_msg> consumer::next_message() {
     if (auto m = store.load(sseq)) return next_msg{std::move(*m), 1, false};
     if (num_pending_cache_ > 0) --num_pending_cache_;
   }
-  auto m = store.load_next(sseq_next_, filters_);
+  // Unfiltered consumers reading the stream in order: a point lookup is much cheaper than
+  // opening an iterator; gaps (deleted messages) fall back to load_next.
+  storage::result<storage::stored_msg> m = boost::system::error_code(storage::errc::msg_not_found);
+  if (filters_.empty()) {
+    const auto st = store.state();
+    if (sseq_next_ > st.last_seq) return std::nullopt;
+    if (sseq_next_ >= st.first_seq) m = store.load(sseq_next_);
+  }
+  if (!m) m = store.load_next(sseq_next_, filters_);
   if (!m) return std::nullopt;
   sseq_next_ = m->seq + 1;
   return next_msg{std::move(*m), 1, false};
@@ -419,7 +427,7 @@ void consumer::schedule_timer() {
     if (ec || alive.expired()) return;
     timer_at_ = 0;
     on_timer();
-    js_.flush_kicks();
+    js_.end_of_task();
   });
 }
 
@@ -493,7 +501,7 @@ void consumer::check_inactivity(std::int64_t now) {
   auto& js = js_;
   asio::post(js.executor(), [&js, sname, cname] {
     if (auto* s = js.find_stream(sname)) s->delete_consumer(cname);
-    js.flush_kicks();
+    js.end_of_task();
   });
 }
 
@@ -527,7 +535,7 @@ void consumer::on_ack(std::string_view subject, std::string_view payload, std::s
   std::from_chars(t[base + 1].data(), t[base + 1].data() + t[base + 1].size(), sseq);
   std::from_chars(t[base + 2].data(), t[base + 2].data() + t[base + 2].size(), dseq);
   auto confirm = [&] {
-    if (!reply.empty()) js_.publish(reply, {});
+    if (!reply.empty()) js_.confirm_after_commit(reply);
   };
   auto starts = [&](std::string_view p) { return payload.substr(0, p.size()) == p; };
   const auto& st = store_->state();

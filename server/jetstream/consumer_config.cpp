@@ -131,7 +131,7 @@ std::variant<consumer_config, api_error> parse_consumer_config_json(const json::
     auto t = json_util::parse_rfc3339(ost);
     if (!t) return bad_json("parsing time \"" + ost + "\" as RFC3339: cannot parse");
     c.opt_start_time = *t;
-    c.has_opt_start_time = true;
+    c.has_opt_start_time = *t != 0;
   }
   if (!pu.empty()) {
     auto t = json_util::parse_rfc3339(pu);

@@ -79,6 +79,7 @@ void jetstream::start() {
     auto r = storage::rocksdb_env::open(eo, &detail);
     if (!r) throw std::runtime_error("could not open store \"" + dir.string() + "\": " + (detail.empty() ? r.error().message() : detail));
     env_ = std::move(*r);
+    env_->begin_deferred();
     store_path_ = dir.string();
     struct statvfs vfs {};
     if (::statvfs(store_path_.c_str(), &vfs) == 0)
@@ -155,6 +156,7 @@ void jetstream::start() {
       api_subs_.push_back(subscribe("$JS.FC.>", target::flow_control, {}));
     }
   }
+  end_of_task();
   refresh_usage();
 }
 
@@ -164,7 +166,7 @@ void jetstream::stop() {
     for (auto& s : api_subs_) unsubscribe(s);
     api_subs_.clear();
     for (auto& [n, s] : streams_) s->stop();
-    flush_kicks();
+    end_of_task();
   });
 }
 
@@ -226,10 +228,9 @@ void jetstream::drain() {
           handle_direct_get(m);
           break;
       }
-      flush_kicks();
     }
     flush_ingest();
-    flush_kicks();
+    end_of_task();
   }
   refresh_usage();
 }
@@ -242,6 +243,14 @@ void jetstream::flush_ingest() {
 }
 
 void jetstream::flush_kicks() { server::flush_kicks(kicks_); }
+
+void jetstream::end_of_task() {
+  if (auto r = env_->commit_deferred(); !r)
+    log::jetstream().error("Writing consumer state failed: {}", r.error().message());
+  for (const auto& reply : confirms_) publish(reply, {});
+  confirms_.clear();
+  server::flush_kicks(kicks_);
+}
 
 void jetstream::publish(std::string_view route_subject, std::string_view subject, std::string_view reply,
                         std::string_view headers, std::string_view payload) {
@@ -276,7 +285,7 @@ void jetstream::on_interest(std::string_view subject) {
   asio::post(strand_, [this, s = std::string(subject)] {
     for (auto& [n, st] : streams_)
       for (auto& [cn, c] : st->consumers()) c->on_interest(s);
-    flush_kicks();
+    end_of_task();
   });
 }
 

@@ -108,6 +108,11 @@ class jetstream {
   [[nodiscard]] storage::store_env& env() noexcept { return *env_; }
   [[nodiscard]] std::int64_t now_ns() const;
   void flush_kicks();
+  // End of every task on the strand: commit deferred consumer-state writes, then send the ack
+  // confirmations that waited for them, then wake the receivers of everything published.
+  void end_of_task();
+  // An ack confirmation (clients' ack_sync) sent once the ack is durable.
+  void confirm_after_commit(std::string_view reply) { confirms_.emplace_back(reply); }
 
   // Monitoring summary (any thread): refreshed by the strand after each batch of work.
   struct usage {
@@ -163,6 +168,7 @@ class jetstream {
   std::map<std::string, std::unique_ptr<stream>, std::less<>> streams_;
   std::vector<std::shared_ptr<server::subscription>> api_subs_;
   std::vector<std::shared_ptr<server::subscriber>> kicks_;
+  std::vector<std::string> confirms_;
   std::uint64_t api_total_ = 0, api_errors_ = 0;
   std::vector<stream*> ingest_dirty_;  // streams with staged appends in this drain
 

@@ -117,6 +117,10 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
   tm.tm_min = m;
   tm.tm_sec = sec;
   std::int64_t secs = static_cast<std::int64_t>(timegm(&tm)) - offset;
+  // Outside what int64 nanoseconds can hold (Go's zero time 0001-01-01 among them): the zero
+  // value, which every caller treats as "not set", as Go's omitempty does.
+  constexpr std::int64_t max_secs = INT64_MAX / 1'000'000'000 - 1;
+  if (secs < -max_secs || secs > max_secs) return 0;
   return secs * 1'000'000'000 + frac;
 }
 

@@ -426,7 +426,7 @@ void stream::arm_age_timer() {
     auto removed = store_->expire_before(js_.now_ns() - cfg_.max_age);
     if (removed && *removed > 0) on_purged();
     arm_age_timer();
-    js_.flush_kicks();
+    js_.end_of_task();
   });
 }
 
@@ -441,7 +441,7 @@ void stream::arm_ttl_timer() {
     auto removed = store_->expire_ttl(js_.now_ns());
     if (removed && *removed > 0) on_purged();
     arm_ttl_timer();
-    js_.flush_kicks();
+    js_.end_of_task();
   });
 }
 
