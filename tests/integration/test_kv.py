@@ -605,6 +605,110 @@ async def test_kv_republish(js_server, nats_connect):
     await nc.close()
 
 
+async def test_kv_msg_ttl_errors_and_forms(js_server, nats_connect):
+    """Nats-TTL checks on a KV stream (allow_msg_ttl is always on): < 1 s or garbage -> 10165;
+    Go durations and `never` are accepted; a stream without allow_msg_ttl refuses it with 10166."""
+    nc = await nats_connect(js_server)
+    js = nc.jetstream()
+    await js.create_key_value(bucket="TTLF", history=2)
+    for bad in ("0", "500ms", "abc", "-1"):
+        with pytest.raises(jse.BadRequestError) as ei:
+            await js.publish("$KV.TTLF.k", b"v", headers={"Nats-TTL": bad})
+        assert (ei.value.err_code, ei.value.description) == (10165, "invalid per-message TTL"), bad
+    for good in ("1", "90s", "1h", "never"):
+        pa = await js.publish("$KV.TTLF.g", b"v", headers={"Nats-TTL": good})
+        raw = await js.get_msg("KV_TTLF", seq=pa.seq)
+        assert raw.headers.get("Nats-TTL") == good
+    await js.add_stream(name="NOTTL", subjects=["nottl"])
+    with pytest.raises(jse.BadRequestError) as ei:
+        await js.publish("nottl", b"v", headers={"Nats-TTL": "5"})
+    assert (ei.value.err_code, ei.value.description) == (10166, "per-message TTL is disabled")
+
+
+async def test_kv_msg_ttl_raised_to_marker_ttl_when_history_above_one(js_server, nats_connect):
+    """jetstream.md §5.3: with subject_delete_marker_ttl set and max_msgs_per_subject != 1 a smaller
+    Nats-TTL is raised to the marker TTL and the stored header rewritten."""
+    nc = await nats_connect(js_server)
+    js = nc.jetstream()
+    kv = await js.create_key_value(bucket="RAISE", history=5, limit_marker_ttl=3)
+    rev = await kv.create("k", b"v", msg_ttl=1)
+    raw = await js.get_msg("KV_RAISE", seq=rev)
+    assert raw.headers.get("Nats-TTL") == "3"  # nats-server 2.14 rewrites it as integer seconds
+    rev = await kv.create("k2", b"v", msg_ttl=10)
+    raw = await js.get_msg("KV_RAISE", seq=rev)
+    assert raw.headers.get("Nats-TTL") == "10"
+
+
+async def test_kv_purge_marker_with_ttl_expires(js_server, nats_connect):
+    nc = await nats_connect(js_server)
+    js = nc.jetstream()
+    kv = await js.create_key_value(bucket="PTTL", history=3)
+    await kv.put("k", b"1")
+    await kv.put("k", b"2")
+    await kv.purge("k", msg_ttl=1)
+    assert (await kv.status()).values == 1
+    raw = await js.get_msg("KV_PTTL", seq=3)
+    assert raw.headers.get("Nats-TTL") == "1" and raw.headers.get("KV-Operation") == "PURGE"
+
+    async def empty():
+        return (await kv.status()).values == 0
+
+    await wait_until(empty, 4.0, "purge marker expiry")
+    with pytest.raises(jse.NoKeysError):
+        await kv.history("k")
+
+
+async def test_kv_max_bytes_discard_new(js_server, nats_connect):
+    nc = await nats_connect(js_server)
+    js = nc.jetstream()
+    kv = await js.create_key_value(bucket="MB", history=1, max_bytes=400)
+    n = 0
+    with pytest.raises(jse.APIError) as ei:
+        for n in range(100):
+            await kv.put(f"k{n}", b"x" * 50)
+    assert 1 <= n < 10
+    assert (ei.value.err_code, ei.value.description) == (10077, "maximum bytes exceeded")
+    # replacing an existing key's value also counts against max_bytes with discard new
+    st = await kv.status()
+    assert st.values == n
+
+
+async def test_kv_watch_many_keys_flow_control(js_server, nats_connect):
+    """2000 keys: more than the watcher's queue (256) and several flow-control windows."""
+    nc = await nats_connect(js_server)
+    js = nc.jetstream()
+    kv = await js.create_key_value(bucket="MANY", history=1)
+    futs = [await js.publish_async(f"$KV.MANY.key.{i:05d}", b"v" * 200) for i in range(2000)]
+    await asyncio.gather(*futs)
+    await kv.put("key.00000", b"last")  # moves key 0 to the end
+    w = await kv.watchall()
+    got = await initial(w, limit=3000)
+    assert len(got) == 2000
+    assert [e[0] for e in got[:2]] == ["key.00001", "key.00002"] and got[-1][:3] == ("key.00000", b"last", 2001)
+    assert [e[3] for e in got[-3:]] == [2, 1, 0]
+    await w.stop()
+    keys = await kv.keys()
+    assert len(keys) == 2000
+
+
+async def test_kv_delete_keeps_history_purge_drops_it(js_server, nats_connect):
+    nc = await nats_connect(js_server)
+    js = nc.jetstream()
+    kv = await js.create_key_value(bucket="DK", history=10)
+    for i in range(4):
+        await kv.put("k", str(i).encode())
+    await kv.delete("k")
+    assert (await kv.status()).values == 5
+    assert (await kv.get("k", revision=2)).value == b"1"
+    await kv.purge("k")
+    assert (await kv.status()).values == 1
+    with pytest.raises(jse.KeyNotFoundError):
+        await kv.get("k", revision=2)
+    # a purge on a never-written key still leaves a marker
+    await kv.purge("ghost")
+    assert [e.operation for e in await kv.history("ghost")] == ["PURGE"]
+
+
 # ---- differential: stream config, info, watch sequences ------------------------------------------
 
 BUCKETS = [
