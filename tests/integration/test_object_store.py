@@ -11,6 +11,7 @@ stream name), the pending count in the ack subject, and sealing.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
@@ -328,6 +329,67 @@ async def test_obj_seal(js_server, nats_connect):
     assert ei.value.err_code == 10109
     assert (await obs.get("kept")).data == b"v"
     assert (await obs.status()).stream_info.state.messages == 2
+
+
+async def test_obj_max_bytes_put_fails_and_cleans_up(js_server, nats_connect):
+    """A put that overflows max_bytes (discard new) fails on a chunk publish; nats-py then purges the
+    new chunk subject, so the store holds only what it held before."""
+    nc = await nats_connect(js_server)
+    js = nc.jetstream()
+    obs = await js.create_object_store("CAP", max_bytes=3 * CHUNK)
+    await obs.put("fits", blob(CHUNK))
+    before = (await obs.status()).stream_info.state
+    with pytest.raises(jse.APIError) as ei:
+        await obs.put("too-big", blob(4 * CHUNK))
+    assert (ei.value.err_code, ei.value.description) == (10077, "maximum bytes exceeded")
+    after = (await obs.status()).stream_info.state
+    assert (after.messages, after.bytes) == (before.messages, before.bytes)
+    with pytest.raises(jse.ObjectNotFoundError):
+        await obs.get_info("too-big")
+    assert (await obs.get("fits")).data == blob(CHUNK)
+
+
+async def test_obj_ttl_bucket_expires_objects(js_server, nats_connect):
+    nc = await nats_connect(js_server)
+    js = nc.jetstream()
+    obs = await js.create_object_store("AGE", ttl=1)
+    assert (await obs.status()).ttl == 1.0
+    await obs.put("o", blob(CHUNK + 1))
+    deadline = asyncio.get_running_loop().time() + 5
+    while (await obs.status()).stream_info.state.messages:  # max_age is a server timer
+        assert asyncio.get_running_loop().time() < deadline, "objects did not expire"
+        await asyncio.sleep(0.05)
+    with pytest.raises(jse.ObjectNotFoundError):
+        await obs.get("o")
+
+
+async def test_obj_many_objects_list_order(js_server, nats_connect):
+    nc = await nats_connect(js_server)
+    js = nc.jetstream()
+    obs = await js.create_object_store("MANY")
+    names = [f"dir/file-{i:03d}.txt" for i in range(300)]
+    for n in names:
+        await obs.put(n, n.encode())
+    await obs.put(names[0], b"again")
+    listed = [i.name for i in await obs.list()]
+    assert listed == names[1:] + names[:1]
+    assert (await obs.get(names[150])).data == names[150].encode()
+    # meta subjects use urlsafe base64 of the name
+    r = await js_req(nc, "$JS.API.STREAM.MSG.GET.OBJ_MANY", {"last_by_subj": meta_subject("MANY", names[7])})
+    assert r["message"]["subject"] == meta_subject("MANY", names[7])
+
+
+async def test_obj_custom_chunk_size_and_headers(js_server, nats_connect):
+    nc = await nats_connect(js_server)
+    js = nc.jetstream()
+    obs = await js.create_object_store("CS")
+    data = blob(10_000)
+    info = await obs.put("c", data, meta=ObjectMeta(name="c", headers={"Content-Type": ["text/plain"]},
+                                                    options=ObjectMetaOptions(max_chunk_size=1000)))
+    assert info.chunks == 10
+    got = await obs.get("c")
+    assert got.data == data and got.info.headers == {"Content-Type": ["text/plain"]}
+    assert got.info.options.max_chunk_size == 1000
 
 
 # ---- differential ---------------------------------------------------------------------------------
