@@ -948,3 +948,87 @@ async def test_kv_survives_kill9(server_kind, make_server, tmp_path):
     last = after["state"]["last_seq"]
     assert await kv.update("k2", b"new", last=(await kv.get("k2")).revision) == last + 1
     await nc.close()
+
+
+async def test_kv_msg_ttl_still_fires_after_kill9(server_kind, make_server, tmp_path):
+    """Per-message TTL state is rebuilt on recovery: a key created with msg_ttl=3 right before a
+    kill -9 is gone ~3 s after its creation."""
+    store = tmp_path / "store"
+    srv = make_server(server_kind, *js_args(store))
+    nc = await connect(srv)
+    js = nc.jetstream()
+    kv = await js.create_key_value(bucket="RTTL", history=1)
+    await kv.create("eph", b"v", msg_ttl=3)
+    await kv.put("stay", b"s")
+    t0 = time.monotonic()
+    await nc.close()
+    hard_kill(srv)
+
+    srv2 = make_server(server_kind, *js_args(store))
+    nc = await connect(srv2)
+    try:
+        kv = await nc.jetstream().key_value("RTTL")
+        assert (await kv.get("eph")).value == b"v"
+
+        async def gone():
+            try:
+                await kv.get("eph")
+                return False
+            except jse.KeyNotFoundError:
+                return True
+
+        await wait_until(gone, 6.0, "TTL expiry after restart")
+        assert time.monotonic() - t0 >= 2.5
+        assert (await kv.get("stay")).value == b"s"
+    finally:
+        await nc.close()
+
+
+async def test_kv_limit_marker_after_kill9(server_kind, make_server, tmp_path):
+    """A TTL that fires after recovery still places the MaxAge subject delete marker."""
+    store = tmp_path / "store"
+    srv = make_server(server_kind, *js_args(store))
+    nc = await connect(srv)
+    km = await nc.jetstream().create_key_value(bucket="RMARK", history=1, limit_marker_ttl=30)
+    await km.create("eph", b"v", msg_ttl=3)
+    await nc.close()
+    hard_kill(srv)
+
+    srv2 = make_server(server_kind, *js_args(store))
+    nc = await connect(srv2)
+    try:
+        js = nc.jetstream()
+
+        async def marker():
+            si = await js.stream_info("KV_RMARK")
+            return si.state.last_seq == 2 and si.state.messages == 1
+
+        await wait_until(marker, 6.0, "MaxAge marker after restart")
+        raw = await js.get_msg("KV_RMARK", seq=2)
+        assert raw.headers.get("Nats-Marker-Reason") == "MaxAge"
+    finally:
+        await nc.close()
+
+
+async def test_kv_memory_bucket_does_not_survive_restart(server_kind, make_server, tmp_path):
+    """nats-server (standalone) does not recover memory-storage streams: the bucket is gone after a
+    restart, while file buckets come back."""
+    store = tmp_path / "store"
+    srv = make_server(server_kind, *js_args(store))
+    nc = await connect(srv)
+    js = nc.jetstream()
+    kv = await js.create_key_value(bucket="MEM", storage=StorageType.MEMORY)
+    await kv.put("k", b"v")
+    fkv = await js.create_key_value(bucket="FILE")
+    await fkv.put("k", b"v")
+    await nc.close()
+    hard_kill(srv)
+    srv2 = make_server(server_kind, *js_args(store))
+    nc = await connect(srv2)
+    try:
+        js = nc.jetstream()
+        with pytest.raises(jse.BucketNotFoundError):
+            await js.key_value("MEM")
+        assert (await (await js.key_value("FILE")).get("k")).value == b"v"
+    finally:
+        await nc.close()
