@@ -231,6 +231,28 @@ async def test_kv_cli_watch(js_server, cli):
     assert "W > c" not in text and "two" not in text  # filter honoured; rollup removed the old value
 
 
+async def test_kv_cli_watch_updates_only(js_server, cli):
+    """`kv watch --updates` (deliver policy new; nats-py 2.16's KV watch has no updates_only)."""
+    cli.run(js_server, "kv", "add", "U")
+    cli.run(js_server, "kv", "put", "U", "old", "before")
+    w = cli.start(js_server, "kv", "watch", "U", "--updates")
+    nc = await py(js_server)
+    try:
+        kv = await nc.jetstream().key_value("U")
+        # the CLI prints nothing for the existing value; wait until its consumer exists, then write
+        js = nc.jetstream()
+        deadline = time.monotonic() + 10
+        while (await js.stream_info("KV_U")).state.consumer_count == 0:
+            assert time.monotonic() < deadline, "watch consumer never created"
+            await asyncio.sleep(0.05)
+        await kv.put("new", b"after")
+        w.wait_for(r"PUT U > new: after")
+    finally:
+        await nc.close()
+    w.stop()
+    assert not any("before" in line for line in w.lines), w.lines
+
+
 # ---- object store ---------------------------------------------------------------------------------
 
 
