@@ -327,6 +327,11 @@ void client_connection::on_max_reached(const std::shared_ptr<subscription>& sub)
   });
 }
 
+void client_connection::send_async(std::string bytes) {
+  auto self = shared_from_this();
+  asio::post(socket_.get_executor(), [self, b = std::move(bytes)] { self->send(b); });
+}
+
 void client_connection::close(close_reason reason, std::string err_text) {
   auto self = shared_from_this();
   asio::post(socket_.get_executor(), [self, reason, t = std::move(err_text)] { self->close_on_strand(reason, t); });

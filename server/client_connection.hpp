@@ -73,6 +73,9 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   void on_max_reached(const std::shared_ptr<subscription>& sub) override;
   [[nodiscard]] std::uint64_t client_id() const noexcept override { return cid_; }
 
+  // Queues protocol bytes (an async INFO) from any thread.
+  void send_async(std::string bytes);
+
   // Closes the connection (any thread). With err_text, sends `-ERR '<text>'` first.
   void close(close_reason reason, std::string err_text = {});
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 
 #include <boost/asio/signal_set.hpp>
@@ -87,13 +88,57 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   try {
     jb::server::server srv(opts);
-    boost::asio::signal_set signals(srv.io(), SIGINT, SIGTERM);
-    signals.async_wait([&](boost::system::error_code ec, int sig) {
+    // Signals as nats-server handles them: INT/TERM stop, USR1 reopens the log file, USR2 enters
+    // lame-duck mode, HUP reloads (logging options from the config file).
+    boost::asio::signal_set signals(srv.io(), SIGINT, SIGTERM, SIGUSR1);
+    signals.add(SIGUSR2);
+    signals.add(SIGHUP);
+    std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
       if (ec) return;
-      jb::log::server().info("Trapped \"{}\" signal", sig == SIGINT ? "interrupt" : "terminated");
-      jb::log::server().info("Initiating Shutdown...");
-      srv.shutdown();
-    });
+      switch (sig) {
+        case SIGINT:
+        case SIGTERM:
+          jb::log::server().info("Trapped \"{}\" signal", sig == SIGINT ? "interrupt" : "terminated");
+          jb::log::server().info("Initiating Shutdown...");
+          srv.shutdown();
+          return;  // no more signals
+        case SIGUSR1:
+          jb::log::init({opts.log_file, opts.debug, opts.trace, opts.logtime, opts.logtime_utc});
+          jb::log::server().info("Reopened log file");
+          break;
+        case SIGUSR2:
+          jb::log::server().info("Trapped \"user defined signal 2\" signal");
+          srv.enter_lame_duck();
+          break;
+        case SIGHUP: {
+          jb::log::server().info("Trapped \"hangup\" signal");
+          if (opts.config_file.empty()) {
+            jb::log::server().warn("Reload: no configuration file to reload");
+            break;
+          }
+          jb::config::options reloaded;
+          auto r = jb::config::load_config_file(opts.config_file, reloaded);
+          if (auto* e = std::get_if<jb::config::load_error>(&r)) {
+            jb::log::server().error("Failed to reload server configuration: {}", e->message);
+            break;
+          }
+          auto again = jb::config::parse_command_line(args, std::move(reloaded));
+          auto& n = std::get<jb::config::cli_result>(again).opts;
+          opts.log_file = n.log_file;
+          opts.debug = n.debug;
+          opts.trace = n.trace;
+          opts.logtime = n.logtime;
+          opts.logtime_utc = n.logtime_utc;
+          jb::log::init({opts.log_file, opts.debug, opts.trace, opts.logtime, opts.logtime_utc});
+          jb::log::server().info("Reloaded server configuration");
+          break;
+        }
+        default:
+          break;
+      }
+      signals.async_wait(on_signal);
+    };
+    signals.async_wait(on_signal);
     srv.start();
     if (!opts.pid_file.empty()) std::ofstream(opts.pid_file) << ::getpid();
     std::filesystem::path ports_file;

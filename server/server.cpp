@@ -14,6 +14,7 @@
 
 #include "server/client_connection.hpp"
 #include "server/jetstream/jetstream.hpp"
+#include "protocol/writer.hpp"
 #include "server/log.hpp"
 #include "server/monitor/http_monitor.hpp"
 #include "version.hpp"
@@ -156,6 +157,44 @@ void server::shutdown() {
   });
 }
 
+void server::enter_lame_duck() {
+  if (lame_duck_.exchange(true) || shutting_down_) return;
+  asio::post(io_, [this] {
+    log::server().info("Entering lame duck mode, stop accepting new clients");
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    std::string info = protocol::info_line(info_json(0, {}, false, true));
+    auto all = std::make_shared<std::vector<std::shared_ptr<client_connection>>>(clients());
+    for (auto& c : *all) c->send_async(info);
+    // Spread the closing over the duration, after the grace period, as nats-server does.
+    const auto n = std::max<std::size_t>(all->size(), 1);
+    auto step = std::chrono::milliseconds(std::max<std::int64_t>(
+        1, (opts_.lame_duck_duration - opts_.lame_duck_grace_period).count() / static_cast<std::int64_t>(n)));
+    auto t = std::make_shared<asio::steady_timer>(io_, opts_.lame_duck_grace_period);
+    t->async_wait([this, t, all, step](boost::system::error_code ec) {
+      if (ec) return;
+      close_lame_duck_batch(all, 1, step);
+    });
+  });
+}
+
+void server::close_lame_duck_batch(std::shared_ptr<std::vector<std::shared_ptr<client_connection>>> rest,
+                                   std::size_t per_step, std::chrono::milliseconds step) {
+  if (shutting_down_) return;
+  for (std::size_t i = 0; i < per_step && !rest->empty(); ++i) {
+    rest->back()->close(close_reason::server_shutdown);
+    rest->pop_back();
+  }
+  if (rest->empty()) {
+    shutdown();
+    return;
+  }
+  auto t = std::make_shared<asio::steady_timer>(io_, step);
+  t->async_wait([this, t, rest, per_step, step](boost::system::error_code ec) {
+    if (!ec) close_lame_duck_batch(rest, per_step, step);
+  });
+}
+
 void server::wait_for_drain(int tries_left) {
   // Clients flush what they have queued and close; then the io_context is stopped, which also
   // ends idle monitoring sessions. Bounded at about two seconds.
@@ -185,7 +224,7 @@ std::size_t server::num_clients() const {
   return clients_.size();
 }
 
-std::string server::info_json(std::uint64_t cid, const std::string& client_ip, bool connect_info) const {
+std::string server::info_json(std::uint64_t cid, const std::string& client_ip, bool connect_info, bool ldm) const {
   boost::json::object o;
   o["server_id"] = id_;
   o["server_name"] = name_;
@@ -198,8 +237,9 @@ std::string server::info_json(std::uint64_t cid, const std::string& client_ip, b
   if (opts_.auth_required()) o["auth_required"] = true;
   o["max_payload"] = opts_.max_payload;
   if (opts_.jetstream) o["jetstream"] = true;
-  o["client_id"] = cid;
-  o["client_ip"] = client_ip;
+  if (cid) o["client_id"] = cid;
+  if (!client_ip.empty()) o["client_ip"] = client_ip;
+  if (ldm) o["ldm"] = true;
   if (connect_info) {
     o["connect_info"] = true;
     o["remote_account"] = "$G";

@@ -54,6 +54,9 @@ class server {
   void run();
   // Graceful stop: stop accepting, flush and close clients, stop the threads. Any thread.
   void shutdown();
+  // Lame-duck mode (SIGUSR2): stop accepting, tell clients (INFO with "ldm": true), then close
+  // them spread over lame_duck_duration after lame_duck_grace_period, then shut down. Any thread.
+  void enter_lame_duck();
 
   [[nodiscard]] int port() const noexcept { return port_; }
   [[nodiscard]] int http_port() const noexcept { return http_port_; }
@@ -77,11 +80,15 @@ class server {
 
   // INFO JSON for one connection.
   // connect_info: the async INFO sent after the first PONG.
-  [[nodiscard]] std::string info_json(std::uint64_t cid, const std::string& client_ip, bool connect_info = false) const;
+  [[nodiscard]] std::string info_json(std::uint64_t cid, const std::string& client_ip, bool connect_info = false,
+                                      bool ldm = false) const;
 
  private:
   void do_accept();
   void wait_for_drain(int tries_left);
+  void close_lame_duck_batch(std::shared_ptr<std::vector<std::shared_ptr<client_connection>>> rest,
+                             std::size_t per_step, std::chrono::milliseconds step);
+  std::atomic<bool> lame_duck_{false};
 
   config::options opts_;
   std::string id_, name_;
