@@ -17,6 +17,7 @@ Known jetbroker gaps are not hidden: the tests assert nats-server's behaviour.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import nats
@@ -873,6 +874,62 @@ async def test_kv_watcher_consumer_info_same_as_nats_server(js_pair):
 
     jb, ns = await run_both(js_pair, scenario)
     assert_same(jb, ns, "KV watcher consumer info:")
+
+
+async def test_kv_raw_get_answers_same_as_nats_server(js_pair):
+    """The raw replies nats-py parses for get(): DIRECT.GET (by subject, by seq, markers, TTL'd
+    values, misses) and STREAM.MSG.GET, headers compared except the timestamp."""
+
+    async def direct(nc, subj, body=b""):
+        try:
+            m = await nc.request(subj, body, timeout=IO_TIMEOUT)
+        except nats.errors.Error as e:
+            return err(e)
+        h = dict(m.headers or {})
+        h.pop("Nats-Time-Stamp", None)
+        return {"data": m.data.decode(), "headers": h}
+
+    async def scenario(nc, srv):
+        js = nc.jetstream()
+        kv = await js.create_key_value(bucket="G", history=3, direct=True)
+        await kv.put("a", b"1")
+        await kv.create("t", b"ttl", msg_ttl=60)
+        await kv.put("b", b"2")
+        await kv.delete("b")
+        await kv.put("c", b"3")
+        await kv.purge("c")
+        out = []
+        for key in ("a", "t", "b", "c", "nope"):
+            out.append(await direct(nc, f"$JS.API.DIRECT.GET.KV_G.$KV.G.{key}"))
+        for body in ({"seq": 1}, {"seq": 3}, {"seq": 5}, {"seq": 99}, {"last_by_subj": "$KV.G.t"},
+                     {"next_by_subj": "$KV.G.>", "seq": 2}, {"seq": 0}, {}):
+            out.append(await direct(nc, "$JS.API.DIRECT.GET.KV_G", json.dumps(body).encode()))
+        for body in ({"last_by_subj": "$KV.G.a"}, {"last_by_subj": "$KV.G.b"}, {"seq": 2}, {"seq": 5},
+                     {"last_by_subj": "$KV.G.zz"}):
+            r = js_norm(await js_req(nc, "$JS.API.STREAM.MSG.GET.KV_G", body))
+            out.append(r)
+        return out
+
+    jb, ns = await run_both(js_pair, scenario)
+    assert_same(jb, ns, "KV raw get answers:")
+
+
+async def test_kv_watch_survives_idle_heartbeats(js_server, nats_connect):
+    """A watcher left idle longer than its consumer's 5 s idle_heartbeat must neither reset (which
+    would replay values) nor stall: the next update arrives exactly once."""
+    nc = await nats_connect(js_server)
+    js = nc.jetstream()
+    kv = await js.create_key_value(bucket="IDLE", history=1)
+    await kv.put("a", b"1")
+    w = await kv.watchall()
+    assert await initial(w) == [("a", b"1", 1, 0, None)]
+    with pytest.raises(nats.errors.TimeoutError):
+        await w.updates(timeout=6.5)  # the idle period itself: at least one heartbeat goes by
+    await kv.put("b", b"2")
+    assert await next_n(w, 1) == [("b", b"2", 2, 0, None)]
+    await no_more(w)
+    assert not nc.test_errors, nc.test_errors
+    await w.stop()
 
 
 async def test_kv_republish_answer_same_as_nats_server(js_pair):
