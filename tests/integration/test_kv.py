@@ -11,7 +11,10 @@ Two kinds of test:
   * `js_pair` + `run_both`: the same scenario on both servers, transcripts (stream info, watch
     sequences, errors) compared after normalising timestamps/ids/versions.
 
-Known jetbroker gaps are not hidden: the tests assert nats-server's behaviour.
+Known jetbroker gaps are not hidden: the tests assert nats-server's behaviour (republish, for one,
+is refused by jetbroker with 500/10052 "stream republish is not supported by this server").
+nats-py 2.16's KV watch has no `updates_only`; deliver-policy-new watching is covered by
+`nats kv watch --updates` (test_kv_cli.py) and the object store's `watch(updates_only=True)`.
 """
 
 from __future__ import annotations
