@@ -673,6 +673,11 @@ void consumer::on_pull_request(std::string_view reply, std::string_view payload)
   deliver_loop();
 }
 
+consumer::metrics_view consumer::metrics() {
+  const auto& st = store_->state();
+  return {pending_count(), st.pending.size(), st.ack_floor.stream};
+}
+
 json::object consumer::info_json(bool with_version_metadata) {
   const auto& st = store_->state();
   json::object o;

@@ -30,6 +30,10 @@ class consumer {
   [[nodiscard]] const std::string& name() const noexcept { return cfg_.name; }
   void update_config(consumer_config cfg);
   [[nodiscard]] boost::json::object info_json(bool with_version_metadata);
+  struct metrics_view {
+    std::uint64_t num_pending = 0, num_ack_pending = 0, ack_floor = 0;
+  };
+  [[nodiscard]] metrics_view metrics();
 
   // New messages were stored, or interest / acks changed: deliver what can be delivered.
   void signal();

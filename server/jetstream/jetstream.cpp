@@ -35,7 +35,7 @@ void js_subscriber::kick() { js_.kick(); }
 // ---- jetstream --------------------------------------------------------------------------------
 
 jetstream::jetstream(server::server& srv, jetstream_options opts)
-    : srv_(srv), opts_(std::move(opts)), strand_(asio::make_strand(srv.io())) {}
+    : srv_(srv), opts_(std::move(opts)), strand_(asio::make_strand(srv.io())), detail_timer_(strand_) {}
 
 jetstream::~jetstream() = default;
 
@@ -166,6 +166,7 @@ void jetstream::stop() {
     for (auto& s : api_subs_) unsubscribe(s);
     api_subs_.clear();
     for (auto& [n, s] : streams_) s->stop();
+    detail_timer_.cancel();
     end_of_task();
   });
 }
@@ -300,6 +301,21 @@ jetstream::usage jetstream::snapshot_usage() {
 }
 
 void jetstream::refresh_usage() {
+  // Totals after every batch; the per-stream and per-consumer lists (for /metrics) at most every
+  // 100 ms, so a busy strand does not walk every consumer per batch.
+  const auto now = std::chrono::steady_clock::now();
+  const bool detail = now - last_detail_ >= std::chrono::milliseconds(100);
+  if (detail) {
+    last_detail_ = now;
+  } else if (!detail_timer_armed_) {
+    // Catch up once the burst is over, so idle servers report current figures.
+    detail_timer_armed_ = true;
+    detail_timer_.expires_after(std::chrono::milliseconds(100));
+    detail_timer_.async_wait([this](boost::system::error_code ec) {
+      detail_timer_armed_ = false;
+      if (!ec) refresh_usage();
+    });
+  }
   {
     usage u;
     for (auto& [n, s] : streams_) {
@@ -309,11 +325,22 @@ void jetstream::refresh_usage() {
       u.bytes += st.bytes;
       u.consumers += s->consumers().size();
       ++u.streams;
+      if (detail) {
+        u.per_stream.push_back({n, st.msgs, st.bytes});
+        for (auto& [cn, c] : s->consumers()) {
+          auto m = c->metrics();
+          u.per_consumer.push_back({n, cn, m.num_pending, m.num_ack_pending, m.ack_floor});
+        }
+      }
     }
     u.api_total = api_total_;
     u.api_errors = api_errors_;
     std::lock_guard lk(usage_mu_);
-    usage_ = u;
+    if (!detail) {
+      u.per_stream = std::move(usage_.per_stream);
+      u.per_consumer = std::move(usage_.per_consumer);
+    }
+    usage_ = std::move(u);
   }
 }
 

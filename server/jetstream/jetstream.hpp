@@ -118,6 +118,16 @@ class jetstream {
   struct usage {
     std::uint64_t memory = 0, storage = 0, streams = 0, consumers = 0, messages = 0, bytes = 0;
     std::uint64_t api_total = 0, api_errors = 0;
+    struct stream_usage {
+      std::string name;
+      std::uint64_t messages = 0, bytes = 0;
+    };
+    struct consumer_usage {
+      std::string stream, name;
+      std::uint64_t num_pending = 0, num_ack_pending = 0, ack_floor = 0;
+    };
+    std::vector<stream_usage> per_stream;
+    std::vector<consumer_usage> per_consumer;
   };
   [[nodiscard]] usage snapshot_usage();
   [[nodiscard]] const jetstream_options& options() const noexcept { return opts_; }
@@ -172,6 +182,9 @@ class jetstream {
   std::uint64_t api_total_ = 0, api_errors_ = 0;
   std::vector<stream*> ingest_dirty_;  // streams with staged appends in this drain
 
+  std::chrono::steady_clock::time_point last_detail_{};
+  boost::asio::steady_timer detail_timer_;
+  bool detail_timer_armed_ = false;
   std::mutex usage_mu_;
   usage usage_;  // guarded by usage_mu_
 

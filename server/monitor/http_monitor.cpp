@@ -248,6 +248,52 @@ struct http_monitor::impl : std::enable_shared_from_this<impl> {
     return o;
   }
 
+  // Prometheus text exposition format (nats-server has no native endpoint; the exporter's metric
+  // names are mirrored where they exist: gnatsd_varz_*).
+  std::string metrics() {
+    auto& c = srv.counters();
+    std::string out;
+    auto metric = [&](const char* name, const char* type, const char* help, auto value) {
+      out += "# HELP "; out += name; out += ' '; out += help; out += '\n';
+      out += "# TYPE "; out += name; out += ' '; out += type; out += '\n';
+      out += name; out += ' '; out += std::to_string(value); out += '\n';
+    };
+    metric("gnatsd_varz_connections", "gauge", "Current client connections", srv.num_clients());
+    metric("gnatsd_varz_total_connections", "counter", "Client connections accepted", c.total_connections.load());
+    metric("gnatsd_varz_subscriptions", "gauge", "Current subscriptions", srv.subs().count());
+    metric("gnatsd_varz_in_msgs", "counter", "Messages received from clients", c.in_msgs.load());
+    metric("gnatsd_varz_out_msgs", "counter", "Messages sent to clients", c.out_msgs.load());
+    metric("gnatsd_varz_in_bytes", "counter", "Payload bytes received from clients", c.in_bytes.load());
+    metric("gnatsd_varz_out_bytes", "counter", "Payload bytes sent to clients", c.out_bytes.load());
+    metric("gnatsd_varz_slow_consumers", "counter", "Clients closed as slow consumers", c.slow_consumers.load());
+    metric("gnatsd_varz_mem", "gauge", "Resident memory in bytes", rss_bytes());
+    if (auto* js = srv.js()) {
+      auto u = js->snapshot_usage();
+      metric("jetstream_streams", "gauge", "Streams", u.streams);
+      metric("jetstream_consumers", "gauge", "Consumers", u.consumers);
+      metric("jetstream_messages", "gauge", "Messages stored in all streams", u.messages);
+      metric("jetstream_bytes", "gauge", "Bytes stored in all streams", u.bytes);
+      metric("jetstream_api_total", "counter", "JetStream API requests", u.api_total);
+      metric("jetstream_api_errors", "counter", "JetStream API errors", u.api_errors);
+      out += "# HELP jetstream_stream_messages Messages stored in a stream\n# TYPE jetstream_stream_messages gauge\n";
+      for (const auto& st : u.per_stream)
+        out += "jetstream_stream_messages{stream=\"" + st.name + "\"} " + std::to_string(st.messages) + "\n";
+      out += "# HELP jetstream_stream_bytes Bytes stored in a stream\n# TYPE jetstream_stream_bytes gauge\n";
+      for (const auto& st : u.per_stream)
+        out += "jetstream_stream_bytes{stream=\"" + st.name + "\"} " + std::to_string(st.bytes) + "\n";
+      out += "# HELP jetstream_consumer_num_pending Messages a consumer has not delivered yet\n# TYPE jetstream_consumer_num_pending gauge\n";
+      for (const auto& cs : u.per_consumer)
+        out += "jetstream_consumer_num_pending{stream=\"" + cs.stream + "\",consumer=\"" + cs.name + "\"} " + std::to_string(cs.num_pending) + "\n";
+      out += "# HELP jetstream_consumer_num_ack_pending Delivered messages not acknowledged yet\n# TYPE jetstream_consumer_num_ack_pending gauge\n";
+      for (const auto& cs : u.per_consumer)
+        out += "jetstream_consumer_num_ack_pending{stream=\"" + cs.stream + "\",consumer=\"" + cs.name + "\"} " + std::to_string(cs.num_ack_pending) + "\n";
+      out += "# HELP jetstream_consumer_ack_floor_stream_seq Stream sequence of the ack floor\n# TYPE jetstream_consumer_ack_floor_stream_seq gauge\n";
+      for (const auto& cs : u.per_consumer)
+        out += "jetstream_consumer_ack_floor_stream_seq{stream=\"" + cs.stream + "\",consumer=\"" + cs.name + "\"} " + std::to_string(cs.ack_floor) + "\n";
+    }
+    return out;
+  }
+
   json::object subsz() {
     auto st = srv.subs().stats();
     json::object o;
@@ -278,6 +324,13 @@ struct http_monitor::impl : std::enable_shared_from_this<impl> {
     else if (path == "/connz") body = connz(target);
     else if (path == "/subsz" || path == "/subscriptionsz") body = subsz();
     else if (path == "/jsz") body = jsz();
+    else if (path == "/metrics") {
+      res.result(http::status::ok);
+      res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      res.body() = metrics();
+      res.prepare_payload();
+      return res;
+    }
     else if (path == "/healthz") {
       if ((!query_param(target, "js-enabled-only").empty() || !query_param(target, "js-enabled").empty()) && !srv.js()) {
         res.result(http::status::service_unavailable);
