@@ -10,6 +10,8 @@ namespace jb::server {
 // 2024-01-02T03:04:05.123456789Z (trailing zeros of the fraction trimmed, as Go does).
 [[nodiscard]] std::string rfc3339(std::chrono::system_clock::time_point t);
 [[nodiscard]] std::string rfc3339_ns(std::int64_t unix_ns);
+// Go's time.Duration.String(): 0s, 1.5µs, 250ms, 3s, 1m30s, 2h0m0.5s.
+[[nodiscard]] std::string go_duration(std::int64_t ns);
 // nats-server's uptime format: 1d2h3m4s.
 [[nodiscard]] std::string uptime_string(std::chrono::nanoseconds d);
 

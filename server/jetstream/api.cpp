@@ -678,7 +678,7 @@ void jetstream::handle_direct_get(const inbound_msg& m) {
     if (!last_by.empty()) r = s->store().load_last(last_by);
     else if (!next_by.empty()) r = s->store().load_next(seq == 0 ? 1 : seq, next_by);
     else if (seq > 0) r = s->store().load(seq);
-    else return status(408, "Bad Request");
+    else return status(408, "Empty Request");
   }
   if (!r) return status(404, "Message Not Found");
   const auto& msg = *r;

@@ -26,19 +26,6 @@ std::int64_t steady_ns() {
       .count();
 }
 
-std::string go_duration(std::int64_t ns) {
-  // Enough of Go's time.Duration String() for status texts: "30s", "1m30s", "500ms".
-  if (ns % 1'000'000'000 == 0) {
-    std::int64_t s = ns / 1'000'000'000;
-    std::string out;
-    if (s >= 3600) { out += std::to_string(s / 3600) + "h"; s %= 3600; out += std::to_string(s / 60) + "m"; s %= 60; }
-    else if (s >= 60) { out += std::to_string(s / 60) + "m"; s %= 60; }
-    return out + std::to_string(s) + "s";
-  }
-  if (ns % 1'000'000 == 0) return std::to_string(ns / 1'000'000) + "ms";
-  return std::to_string(ns) + "ns";
-}
-
 std::optional<std::int64_t> parse_go_duration(std::string_view s) {
   std::int64_t total = 0;
   std::size_t i = 0;
@@ -310,6 +297,7 @@ void consumer::deliver(const next_msg& n, const std::string& route_subject) {
   }
   js_.publish(route_subject, n.msg.subject, reply, hdr, data);
   const std::int64_t now_wall = js_.now_ns();
+  last_delivered_wall_ = now_wall;
   const bool track = cfg_.ack != ack_policy::none;
   storage::ignore_result(store_->update_delivered(dseq, sseq, n.dc, now_wall,
                                                   track ? storage::track_pending::yes : storage::track_pending::no));
@@ -605,6 +593,7 @@ void consumer::ack_one(std::uint64_t sseq, std::uint64_t dseq) {
     if (auto m = stream_.store().load(sseq)) subject = m->subject;
   }
   storage::ignore_result(store_->update_acks(pdseq, sseq));
+  last_ack_wall_ = js_.now_ns();
   clear_deadline(sseq);
   redeliver_.erase(sseq);
   if (retention) stream_.check_retention(sseq, subject);
@@ -647,7 +636,7 @@ void consumer::on_pull_request(std::string_view reply, std::string_view payload)
   if (cfg_.max_batch > 0 && r.batch > cfg_.max_batch)
     return send_status(reply, 409, "Exceeded MaxRequestBatch of " + std::to_string(cfg_.max_batch), false);
   if (cfg_.max_expires > 0 && expires > cfg_.max_expires)
-    return send_status(reply, 409, "Exceeded MaxRequestExpires of " + go_duration(cfg_.max_expires), false);
+    return send_status(reply, 409, "Exceeded MaxRequestExpires of " + server::go_duration(cfg_.max_expires), false);
   if (cfg_.max_bytes > 0 && r.max_bytes > cfg_.max_bytes)
     return send_status(reply, 409, "Exceeded MaxRequestMaxBytes of " + std::to_string(cfg_.max_bytes), false);
   if (r.heartbeat > 0 && expires > 0 && r.heartbeat * 2 > expires)
@@ -685,8 +674,12 @@ json::object consumer::info_json(bool with_version_metadata) {
   o["name"] = cfg_.name;
   o["created"] = server::rfc3339_ns(created_);
   o["config"] = to_json(cfg_, with_version_metadata);
-  o["delivered"] = json::object{{"consumer_seq", st.delivered.consumer}, {"stream_seq", st.delivered.stream}};
-  o["ack_floor"] = json::object{{"consumer_seq", st.ack_floor.consumer}, {"stream_seq", st.ack_floor.stream}};
+  json::object delivered{{"consumer_seq", st.delivered.consumer}, {"stream_seq", st.delivered.stream}};
+  if (last_delivered_wall_) delivered["last_active"] = server::rfc3339_ns(last_delivered_wall_);
+  o["delivered"] = std::move(delivered);
+  json::object floor{{"consumer_seq", st.ack_floor.consumer}, {"stream_seq", st.ack_floor.stream}};
+  if (last_ack_wall_) floor["last_active"] = server::rfc3339_ns(last_ack_wall_);
+  o["ack_floor"] = std::move(floor);
   o["num_ack_pending"] = st.pending.size();
   std::uint64_t redelivered = 0;
   if (cfg_.max_deliver != 1)

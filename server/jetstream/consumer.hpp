@@ -96,6 +96,7 @@ class consumer {
   consumer_config cfg_;
   std::shared_ptr<storage::consumer_store> store_;
   std::int64_t created_;
+  std::int64_t last_delivered_wall_ = 0, last_ack_wall_ = 0;  // unix ns, for ConsumerInfo last_active
   boost::asio::steady_timer timer_;
   std::int64_t timer_at_ = 0;
 

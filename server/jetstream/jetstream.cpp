@@ -112,6 +112,11 @@ void jetstream::start() {
           log::jetstream().error("Stream {} config no longer valid: {}", e.name, err->description);
           continue;
         }
+        if (e.type == storage::storage_type::memory) {
+          // Memory streams do not survive a restart (nats-server forgets them too).
+          storage::ignore_result(env_->delete_stream(e.name));
+          continue;
+        }
         auto store = env_->open_stream(e.name);
         if (!store) {
           log::jetstream().error("Stream {} could not be opened: {}", e.name, store.error().message());

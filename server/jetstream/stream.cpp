@@ -10,6 +10,7 @@
 #include "server/jetstream/subject_transform.hpp"
 #include "server/log.hpp"
 #include "server/server.hpp"
+#include "server/time_util.hpp"
 
 namespace jb::jetstream {
 
@@ -246,6 +247,16 @@ api_error stream::stage_one(const inbound_msg& m, std::string_view reply, bool i
       auto ttl = parse_ttl(*v);
       if (!ttl || (*ttl >= 0 && *ttl < 1'000'000'000)) return errors::message_ttl_invalid;
       sm.ttl = *ttl > 0 ? *ttl : 0;
+      if (sm.ttl > 0 && cfg_.subject_delete_marker_ttl > 0 && cfg_.max_msgs_per_subject != 1 &&
+          sm.ttl < cfg_.subject_delete_marker_ttl) {
+        // A message must not expire before the delete marker that would report it could.
+        sm.ttl = cfg_.subject_delete_marker_ttl;
+        std::string rewritten = protocol::remove_header(hdr, "Nats-TTL");
+        if (rewritten.empty()) rewritten = "NATS/1.0\r\n\r\n";
+        rewritten.replace(rewritten.size() - 2, 2,
+                          "Nats-TTL: " + std::to_string(sm.ttl / 1'000'000'000) + "\r\n\r\n");
+        sm.hdr = std::move(rewritten);
+      }
     }
     if (auto v = protocol::find_header(hdr, "Nats-Expected-Last-Subject-Sequence")) {
       auto want = parse_u64(*v);
@@ -315,6 +326,7 @@ api_error stream::stage_one(const inbound_msg& m, std::string_view reply, bool i
   sm.subject = std::move(subject);
   sm.data = std::string(m.payload());
   sm.reply = std::string(reply);
+  if (cfg_.republish) sm.prev_subject_seq = last_seq_for_subject(sm.subject);
   staged_subject_last_[sm.subject] = next_seq;
   if (!sm.msg_id.empty()) {
     dedupe_[sm.msg_id] = next_seq;
@@ -359,6 +371,8 @@ void stream::flush() {
         pr.up_to = seq;
         storage::ignore_result(store_->purge(pr));
       }
+      if (cfg_.republish) republish(s, seq);
+      if (!marker_subjects_.empty()) marker_subjects_.erase(s.subject);
       if (!s.reply.empty()) {
         ack.clear();
         ack.append("{\"stream\":").append(json::serialize(json::value(cfg_.name))).append(",\"seq\":").append(std::to_string(seq));
@@ -387,11 +401,57 @@ void stream::flush() {
   wake_consumers();
 }
 
+void stream::republish(const staged_msg& m, std::uint64_t seq) {
+  auto tr = subject_transform::make(cfg_.republish->src, cfg_.republish->dest);
+  if (!tr) return;
+  auto dest = tr->apply(m.subject);
+  if (!dest) return;
+  std::string hdr = m.hdr.empty() ? std::string("NATS/1.0\r\n\r\n") : m.hdr;
+  std::string extra = "Nats-Stream: " + cfg_.name + "\r\nNats-Subject: " + m.subject + "\r\nNats-Sequence: " +
+                      std::to_string(seq) + "\r\nNats-Time-Stamp: " + server::rfc3339_ns(m.ts) +
+                      "\r\nNats-Last-Sequence: " + std::to_string(m.prev_subject_seq) + "\r\n";
+  if (cfg_.republish->headers_only) extra += "Nats-Msg-Size: " + std::to_string(m.data.size()) + "\r\n";
+  hdr.replace(hdr.size() - 2, 2, extra + "\r\n");
+  js_.publish(*dest, *dest, {}, hdr, cfg_.republish->headers_only ? std::string_view{} : std::string_view(m.data));
+}
+
 void stream::enforce_limits_after_append() {
   if (cfg_.max_msgs_per_subject > 0) storage::ignore_result(store_->enforce_max_msgs_per_subject(cfg_.max_msgs_per_subject));
   {
     if (cfg_.max_msgs > 0) storage::ignore_result(store_->enforce_max_msgs(cfg_.max_msgs));
     if (cfg_.max_bytes > 0) storage::ignore_result(store_->enforce_max_bytes(cfg_.max_bytes));
+  }
+}
+
+std::map<std::string, std::uint64_t> stream::marker_candidates() {
+  if (cfg_.subject_delete_marker_ttl <= 0) return {};
+  return store_->subject_counts("");
+}
+
+void stream::write_delete_markers(const std::map<std::string, std::uint64_t>& before) {
+  if (cfg_.subject_delete_marker_ttl <= 0 || before.empty()) return;
+  auto after = store_->subject_counts("");
+  const std::string hdr = "NATS/1.0\r\nNats-Marker-Reason: MaxAge\r\nNats-TTL: " +
+                          server::go_duration(cfg_.subject_delete_marker_ttl) + "\r\nNats-Rollup: sub\r\n\r\n";
+  bool wrote = false;
+  for (const auto& [subject, n] : before) {
+    if (after.count(subject)) continue;
+    // A marker expiring does not leave another marker.
+    if (marker_subjects_.erase(subject)) continue;
+    // The subject's last message expired: leave a marker (itself expiring) for watchers.
+    storage::append_request r;
+    r.subject = subject;
+    r.hdr = hdr;
+    r.ts = js_.now_ns();
+    r.ttl_ns = cfg_.subject_delete_marker_ttl;
+    if (store_->append(r)) {
+      wrote = true;
+      marker_subjects_.insert(subject);
+    }
+  }
+  if (wrote) {
+    arm_ttl_timer();
+    wake_consumers();
   }
 }
 
@@ -423,8 +483,12 @@ void stream::arm_age_timer() {
   age_timer_.expires_after(std::chrono::nanoseconds(wait_ns));
   age_timer_.async_wait([this, alive = std::weak_ptr<int>(life_)](boost::system::error_code ec) {
     if (ec || alive.expired()) return;
+    auto before = marker_candidates();
     auto removed = store_->expire_before(js_.now_ns() - cfg_.max_age);
-    if (removed && *removed > 0) on_purged();
+    if (removed && *removed > 0) {
+      write_delete_markers(before);
+      on_purged();
+    }
     arm_age_timer();
     js_.end_of_task();
   });
@@ -438,8 +502,12 @@ void stream::arm_ttl_timer() {
   ttl_timer_.expires_after(std::chrono::nanoseconds(wait_ns));
   ttl_timer_.async_wait([this, alive = std::weak_ptr<int>(life_)](boost::system::error_code ec) {
     if (ec || alive.expired()) return;
+    auto before = marker_candidates();
     auto removed = store_->expire_ttl(js_.now_ns());
-    if (removed && *removed > 0) on_purged();
+    if (removed && *removed > 0) {
+      write_delete_markers(before);
+      on_purged();
+    }
     arm_ttl_timer();
     js_.end_of_task();
   });

@@ -3,6 +3,7 @@
 // consumers. Lives on the JetStream strand.
 #include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -55,6 +56,7 @@ class stream {
     std::int64_t ts = 0;
     std::int64_t ttl = 0;
     std::string rollup;  // "", "sub", "all"
+    std::uint64_t prev_subject_seq = 0;  // republish: Nats-Last-Sequence
     std::string batch_id;  // atomic batch commit: the ack names the batch
     std::size_t batch_count = 0;
   };
@@ -63,8 +65,13 @@ class stream {
     std::int64_t last_ns = 0;
   };
   api_error stage_one(const inbound_msg& m, std::string_view reply, bool in_batch);
+  void republish(const staged_msg& m, std::uint64_t seq);
   void stage_batch(const inbound_msg& m, std::string_view reply, std::string_view id);
   void arm_age_timer();
+  // Subject delete markers (subject_delete_marker_ttl): the subjects before an expiry, and the
+  // markers for those the expiry emptied.
+  std::map<std::string, std::uint64_t> marker_candidates();
+  void write_delete_markers(const std::map<std::string, std::uint64_t>& before);
   void arm_ttl_timer();
   void enforce_limits_after_append();
   void pub_error(std::string_view reply, const api_error& e);
@@ -88,6 +95,7 @@ class stream {
   std::deque<std::pair<std::int64_t, std::string>> dedupe_order_;
   std::string last_msg_id_;
   std::map<std::string, pending_batch> batches_;
+  std::set<std::string> marker_subjects_;  // subjects whose newest message is our delete marker
 };
 
 }  // namespace jb::jetstream

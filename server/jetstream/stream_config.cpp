@@ -157,13 +157,19 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
   if (auto* s = o.if_contains("sources"); s && !s->is_null() && !(s->is_array() && s->as_array().empty()))
     return invalid("stream sources are not supported by this server");
   if (auto* r = o.if_contains("republish"); r && r->is_object()) {
-    std::string dest;
-    get_string(r->as_object(), "dest", dest, err, "RePublish");
+    republish_cfg rp;
+    if (!get_string(r->as_object(), "src", rp.src, err, "RePublish") ||
+        !get_string(r->as_object(), "dest", rp.dest, err, "RePublish") ||
+        !get_bool(r->as_object(), "headers_only", rp.headers_only, err, "RePublish"))
+      return bad_json(err);
+    if (rp.src.empty()) rp.src = ">";
     const std::vector<std::string> subs = c.subjects.empty() ? std::vector<std::string>{c.name} : c.subjects;
     for (const auto& sub : subs)
-      if (!dest.empty() && protocol::subjects_overlap(sub, dest))
+      if (!rp.dest.empty() && protocol::subjects_overlap(sub, rp.dest))
         return invalid("stream configuration for republish destination forms a cycle");
-    return invalid("stream republish is not supported by this server");
+    if (!subject_transform::make(rp.src, rp.dest))
+      return invalid("stream configuration for republish destination is not valid");
+    c.republish = rp;
   }
   for (const char* k : {"allow_msg_counter", "allow_msg_schedules", "allow_batched"}) {
     if (auto* v = o.if_contains(k); v && v->is_bool() && v->as_bool())
@@ -237,7 +243,8 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
     if (it->first.rfind("_nats.", 0) == 0) it = c.metadata.erase(it);
     else ++it;
   }
-  c.metadata["_nats.req.level"] = "0";
+  // The API level the stream's features need (per-message TTLs are a level 1 feature).
+  c.metadata["_nats.req.level"] = (c.allow_msg_ttl || c.subject_delete_marker_ttl) ? "1" : "0";
   return c;
 }
 
@@ -249,6 +256,11 @@ json::object to_json(const stream_config& c, bool with_version_metadata) {
   for (const auto& s : c.subjects) subs.emplace_back(s);
   o["subjects"] = std::move(subs);
   if (c.subject_transform) o["subject_transform"] = json::object{{"src", c.subject_transform->src}, {"dest", c.subject_transform->dest}};
+  if (c.republish) {
+    json::object rp{{"src", c.republish->src}, {"dest", c.republish->dest}};
+    if (c.republish->headers_only) rp["headers_only"] = true;
+    o["republish"] = std::move(rp);
+  }
   o["retention"] = to_string(c.retention);
   o["max_consumers"] = c.max_consumers;
   o["max_msgs"] = c.max_msgs;

@@ -23,6 +23,12 @@ struct subject_transform_cfg {
   bool operator==(const subject_transform_cfg&) const = default;
 };
 
+struct republish_cfg {
+  std::string src, dest;
+  bool headers_only = false;
+  bool operator==(const republish_cfg&) const = default;
+};
+
 struct stream_config {
   std::string name;
   std::string description;
@@ -46,6 +52,7 @@ struct stream_config {
   bool allow_atomic = false;
   std::int64_t subject_delete_marker_ttl = 0;  // ns
   std::optional<subject_transform_cfg> subject_transform;
+  std::optional<republish_cfg> republish;
   std::uint64_t first_seq = 0;
   std::string compression = "none";
   std::map<std::string, std::string> metadata;  // user metadata plus _nats.req.level

@@ -50,20 +50,6 @@ double cpu_seconds() {
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-// Go's time.Duration String() for sub-minute values: 0s, 512ns, 1.5µs, 2.25ms, 1.5s.
-std::string go_duration(std::int64_t ns) {
-  if (ns == 0) return "0s";
-  auto fmt = [](double v, const char* unit) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%.9g", v);
-    return std::string(b) + unit;
-  };
-  if (ns < 1000) return std::to_string(ns) + "ns";
-  if (ns < 1000000) return fmt(static_cast<double>(ns) / 1e3, "µs");
-  if (ns < 1000000000) return fmt(static_cast<double>(ns) / 1e6, "ms");
-  return fmt(static_cast<double>(ns) / 1e9, "s");
-}
-
 std::string query_param(std::string_view target, std::string_view key) {
   auto q = target.find('?');
   if (q == std::string_view::npos) return {};
