@@ -258,6 +258,21 @@ std::optional<consumer::next_msg> consumer::next_message() {
     if (auto m = store.load(sseq)) return next_msg{std::move(*m), 1, false};
     if (num_pending_cache_ > 0) --num_pending_cache_;
   }
+  // The tail of the stream is in the stream's recent-message cache: no storage read. The cache is
+  // contiguous up to the last sequence, so a miss inside it means there is nothing to deliver.
+  if (stream_.recent_covers(sseq_next_)) {
+    for (std::uint64_t q = sseq_next_; q <= stream_.recent_last(); ++q) {
+      const auto* cm = stream_.recent(q);
+      if (cm && matches(cm->subject)) {
+        sseq_next_ = q + 1;
+        return next_msg{*cm, 1, false};
+      }
+    }
+    if (stream_.recent_last() >= store.state().last_seq) {
+      sseq_next_ = stream_.recent_last() + 1;
+      return std::nullopt;
+    }
+  }
   // Unfiltered consumers reading the stream in order: a point lookup is much cheaper than
   // opening an iterator; gaps (deleted messages) fall back to load_next.
   storage::result<storage::stored_msg> m = boost::system::error_code(storage::errc::msg_not_found);

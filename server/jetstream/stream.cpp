@@ -370,6 +370,7 @@ void stream::flush() {
         pr.filter = s.rollup == "all" ? std::string() : s.subject;
         pr.up_to = seq;
         storage::ignore_result(store_->purge(pr));
+        invalidate_recent();
       }
       if (cfg_.republish) republish(s, seq);
       if (!marker_subjects_.empty()) marker_subjects_.erase(s.subject);
@@ -385,6 +386,27 @@ void stream::flush() {
       }
     }
     if (cfg_.allow_msg_ttl) arm_ttl_timer();
+  }
+  if (first) {
+    // Keep the batch in the recent-message cache (bounded, oldest out first).
+    constexpr std::size_t max_recent_bytes = 16u << 20;
+    if (!recent_.empty() && recent_.back().seq + 1 != *first) invalidate_recent();
+    for (std::size_t i = 0; i < staged_.size(); ++i) {
+      auto& sm = staged_[i];
+      storage::stored_msg m;
+      m.seq = *first + i;
+      m.ts = sm.ts;
+      m.expires = sm.ttl > 0 ? sm.ts + sm.ttl : 0;
+      m.subject = std::move(sm.subject);
+      m.hdr = std::move(sm.hdr);
+      m.data = std::move(sm.data);
+      recent_bytes_ += m.subject.size() + m.hdr.size() + m.data.size() + 64;
+      recent_.push_back(std::move(m));
+    }
+    while (recent_bytes_ > max_recent_bytes && !recent_.empty()) {
+      recent_bytes_ -= recent_.front().subject.size() + recent_.front().hdr.size() + recent_.front().data.size() + 64;
+      recent_.pop_front();
+    }
   }
   staged_.clear();
   staged_subject_last_.clear();
@@ -416,11 +438,12 @@ void stream::republish(const staged_msg& m, std::uint64_t seq) {
 }
 
 void stream::enforce_limits_after_append() {
-  if (cfg_.max_msgs_per_subject > 0) storage::ignore_result(store_->enforce_max_msgs_per_subject(cfg_.max_msgs_per_subject));
-  {
-    if (cfg_.max_msgs > 0) storage::ignore_result(store_->enforce_max_msgs(cfg_.max_msgs));
-    if (cfg_.max_bytes > 0) storage::ignore_result(store_->enforce_max_bytes(cfg_.max_bytes));
-  }
+  std::uint64_t removed = 0;
+  auto add = [&](const storage::result<std::uint64_t>& r) { if (r) removed += *r; };
+  if (cfg_.max_msgs_per_subject > 0) add(store_->enforce_max_msgs_per_subject(cfg_.max_msgs_per_subject));
+  if (cfg_.max_msgs > 0) add(store_->enforce_max_msgs(cfg_.max_msgs));
+  if (cfg_.max_bytes > 0) add(store_->enforce_max_bytes(cfg_.max_bytes));
+  if (removed) invalidate_recent();
 }
 
 std::map<std::string, std::uint64_t> stream::marker_candidates() {
@@ -455,9 +478,13 @@ void stream::write_delete_markers(const std::map<std::string, std::uint64_t>& be
   }
 }
 
-void stream::remove_msg(std::uint64_t seq) { storage::ignore_result(store_->remove(seq)); }
+void stream::remove_msg(std::uint64_t seq) {
+  storage::ignore_result(store_->remove(seq));
+  invalidate_recent();
+}
 
 void stream::on_purged() {
+  invalidate_recent();
   for (auto& [n, c] : consumers_) c->on_stream_purged();
 }
 

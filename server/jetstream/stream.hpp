@@ -41,6 +41,22 @@ class stream {
   // Interest/work-queue retention: drop `seq` when no consumer still needs it.
   void check_retention(std::uint64_t seq, const std::string& subject);
 
+  // The most recently stored messages, kept in memory so consumers reading the tail of the
+  // stream (the common case) need no storage read. Contiguous: any removal clears it.
+  // nullptr when `seq` is not cached.
+  [[nodiscard]] const storage::stored_msg* recent(std::uint64_t seq) const noexcept {
+    if (recent_.empty() || seq < recent_.front().seq || seq > recent_.back().seq) return nullptr;
+    return &recent_[seq - recent_.front().seq];
+  }
+  [[nodiscard]] bool recent_covers(std::uint64_t seq) const noexcept {
+    return !recent_.empty() && seq >= recent_.front().seq;
+  }
+  [[nodiscard]] std::uint64_t recent_last() const noexcept { return recent_.empty() ? 0 : recent_.back().seq; }
+  void invalidate_recent() noexcept {
+    recent_.clear();
+    recent_bytes_ = 0;
+  }
+
   std::map<std::string, std::unique_ptr<consumer>, std::less<>>& consumers() noexcept { return consumers_; }
   consumer* find_consumer(std::string_view name);
   void delete_consumer(std::string_view name);
@@ -95,7 +111,9 @@ class stream {
   std::deque<std::pair<std::int64_t, std::string>> dedupe_order_;
   std::string last_msg_id_;
   std::map<std::string, pending_batch> batches_;
-  std::set<std::string> marker_subjects_;  // subjects whose newest message is our delete marker
+  std::set<std::string> marker_subjects_;
+  std::deque<storage::stored_msg> recent_;
+  std::size_t recent_bytes_ = 0;  // subjects whose newest message is our delete marker
 };
 
 }  // namespace jb::jetstream
