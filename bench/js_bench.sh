@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# Side-by-side JetStream benchmark: jetbroker vs nats-server, same run, fresh servers on random ports
+# with fresh store directories.
+#
+#   bench/js_bench.sh                   # full run (~4 min on 2 cores)
+#   REPS=1 bench/js_bench.sh            # quick run
+#
+# Environment: JETBROKER_BIN (default build/jetbroker), NATS_SERVER_BIN (default ~/go/bin/nats-server),
+# NATS_BIN (default ~/go/bin/nats), REPS (repetitions per scenario, median reported; default 3),
+# ASYNC_MSGS_SMALL / ASYNC_MSGS_LARGE (async publish, 16 B / 1 KiB), SYNC_MSGS (sync publish),
+# FILL_MSGS (messages of 128 B in the stream the consumers read), KV_MSGS (KV put/get), SKIP_KV=1,
+# RUN_TIMEOUT (seconds per nats bench invocation).
+#
+# Scenarios (one client each, R1):
+#   publish   `nats bench js pub sync|async` (async: batch 500) into a stream created beforehand with
+#             `nats stream add benchstream --subjects bench.js --storage file|memory --defaults`, so both
+#             servers get the same config (`--create` would ask for allow_batched, which jetbroker lacks).
+#   fsync     async file publish; jetbroker started with `-c` and `jetstream { store_dir, sync_interval:
+#             always }` (fsync before every ack) against nats-server with its default (fsync every 2 min).
+#   consume   stream pre-filled with FILL_MSGS x 128 B (file storage), then `nats bench js consume`
+#             (durable, callback, explicit acks), `nats bench js fetch` (durable pull, explicit acks) and
+#             `nats bench js ordered` (ephemeral ordered), each reading the whole stream; the durable
+#             consumer is deleted between runs.
+#   kv        `nats bench kv put` (file bucket, history 1) then `nats bench kv get`, sequential keys.
+# A fresh server (and store dir) is started for every publish run and once per repetition for the
+# consume and kv groups. Servers alternate inside each repetition so drift affects both alike.
+# A run whose stream does not hold the expected message count afterwards counts as failed (n/a).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+JETBROKER_BIN="${JETBROKER_BIN:-$ROOT/build/jetbroker}"
+NATS_SERVER_BIN="${NATS_SERVER_BIN:-$(command -v "$HOME/go/bin/nats-server" || command -v nats-server)}"
+NATS_BIN="${NATS_BIN:-$(command -v "$HOME/go/bin/nats" || command -v nats)}"
+REPS="${REPS:-3}"
+ASYNC_MSGS_SMALL="${ASYNC_MSGS_SMALL:-500000}"
+ASYNC_MSGS_LARGE="${ASYNC_MSGS_LARGE:-200000}"
+SYNC_MSGS="${SYNC_MSGS:-20000}"
+FILL_MSGS="${FILL_MSGS:-200000}"
+KV_MSGS="${KV_MSGS:-10000}"
+SKIP_KV="${SKIP_KV:-0}"
+RUN_TIMEOUT="${RUN_TIMEOUT:-60}"
+
+WORK="$(mktemp -d -t js_bench.XXXXXX)"
+SERVER_PID=""
+cleanup() {
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+for b in "$JETBROKER_BIN" "$NATS_SERVER_BIN" "$NATS_BIN"; do
+  [[ -x "$b" ]] || { echo "missing binary: $b" >&2; exit 1; }
+done
+
+# start_server <bin> [always]: fresh store dir; sets SERVER_PID, PORT, NATS (CLI prefix)
+start_server() {
+  local bin="$1" mode="${2:-}" log="$WORK/server.log" sd="$WORK/store"
+  rm -rf "$sd"
+  : >"$log"
+  if [[ "$mode" == always ]]; then
+    printf 'jetstream {\n  store_dir: "%s"\n  sync_interval: always\n}\n' "$sd" >"$WORK/js.conf"
+    "$bin" -c "$WORK/js.conf" -p -1 -m -1 -a 127.0.0.1 2>"$log" &
+  else
+    "$bin" -p -1 -m -1 -a 127.0.0.1 -js -sd "$sd" 2>"$log" &
+  fi
+  SERVER_PID=$!
+  local i
+  for ((i = 0; i < 1000; i++)); do
+    grep -q "Server is ready" "$log" && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log" >&2; exit 1; }
+    sleep 0.01
+  done
+  PORT="$(sed -n 's/.*Listening for client connections on [^ ]*:\([0-9]*\).*/\1/p' "$log" | head -1)"
+  [[ -n "$PORT" ]] || { echo "could not parse port" >&2; cat "$log" >&2; exit 1; }
+  NATS=("$NATS_BIN" --no-context -s "nats://127.0.0.1:$PORT")
+}
+
+stop_server() {
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+
+add_stream() { "${NATS[@]}" stream add benchstream --subjects bench.js --storage "$1" --defaults >/dev/null; }
+stream_msgs() { "${NATS[@]}" stream info benchstream -j 2>/dev/null | jq -r .state.messages 2>/dev/null || echo 0; }
+
+# bench <label> <nats bench args...>: prints the client's msgs/s (NaN on failure); output kept in $WORK
+bench() {
+  local label="$1"; shift
+  local out="$WORK/$label.out" rate
+  if ! timeout "$RUN_TIMEOUT" "${NATS[@]}" bench "$@" --no-progress >"$out" 2>&1; then
+    echo "  $label: nats bench failed:" >&2
+    grep -iE "error|timeout" "$out" | head -3 | sed 's/^/    /' >&2 || true
+    echo NaN; return
+  fi
+  rate="$(sed -n 's/.* stats: \([0-9,]*\) msgs\/sec.*/\1/p' "$out" | tr -d , | head -1)"
+  echo "${rate:-NaN}"
+}
+
+# pub_once <bin> <mode sync|async> <storage> <size> <msgs> [always]
+pub_once() {
+  local bin="$1" mode="$2" storage="$3" size="$4" msgs="$5" sync="${6:-}" rate
+  start_server "$bin" "$sync"
+  add_stream "$storage"
+  rate="$(bench "pub.$mode.$storage.$size" js pub "$mode" bench.js --msgs "$msgs" --size "$size")"
+  if [[ "$rate" != NaN ]] && [[ "$(stream_msgs)" != "$msgs" ]]; then
+    echo "  $(basename "$bin") $mode $storage $size B: stream holds $(stream_msgs), expected $msgs" >&2
+    rate=NaN
+  fi
+  stop_server
+  echo "$rate"
+}
+
+# consume_once <bin>: prints "<consume> <fetch> <ordered>"
+consume_once() {
+  local bin="$1" c f o
+  start_server "$bin"
+  add_stream file
+  bench fill js pub async bench.js --msgs "$FILL_MSGS" --size 128 >/dev/null
+  if [[ "$(stream_msgs)" != "$FILL_MSGS" ]]; then
+    echo "  $(basename "$bin"): fill stored $(stream_msgs) of $FILL_MSGS" >&2
+    stop_server; echo "NaN NaN NaN"; return
+  fi
+  c="$(bench consume js consume --msgs "$FILL_MSGS")"
+  "${NATS[@]}" consumer rm benchstream nats-bench -f >/dev/null 2>&1 || true
+  f="$(bench fetch js fetch --msgs "$FILL_MSGS")"
+  "${NATS[@]}" consumer rm benchstream nats-bench -f >/dev/null 2>&1 || true
+  o="$(bench ordered js ordered --msgs "$FILL_MSGS")"
+  stop_server
+  echo "$c $f $o"
+}
+
+# kv_once <bin>: prints "<put> <get>"
+kv_once() {
+  local bin="$1" p g
+  start_server "$bin"
+  p="$(bench kvput kv put --msgs "$KV_MSGS" --size 128 --storage file)"
+  g="$(bench kvget kv get --msgs "$KV_MSGS")"
+  stop_server
+  echo "$p $g"
+}
+
+median() { { grep -v NaN || true; } | sort -g | awk '{a[NR] = $1} END {if (NR == 0) print "NaN"; else print a[int((NR + 1) / 2)]}'; }
+fmt() {
+  [[ "$1" == NaN ]] && { echo "n/a"; return; }
+  echo "$1" | sed -e ':a' -e 's/\B[0-9]\{3\}\>/,&/' -e 'ta'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "NaN" || b == "NaN" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+verdict() { # verdict <ratio> <goal>
+  awk -v r="$1" -v g="$2" 'BEGIN { if (r == "n/a") print "n/a"; else if (r + 0 >= g + 0) print "met"; else print "**missed**" }'
+}
+binof() { if [[ $1 == jetbroker ]]; then echo "$JETBROKER_BIN"; else echo "$NATS_SERVER_BIN"; fi; }
+
+# rows: key | label | msgs | goal ratio ("" = none)
+PUB_SCENARIOS=(
+  "sync file 16 $SYNC_MSGS" "sync file 1024 $SYNC_MSGS" "sync memory 16 $SYNC_MSGS" "sync memory 1024 $SYNC_MSGS"
+  "async file 16 $ASYNC_MSGS_SMALL" "async file 1024 $ASYNC_MSGS_LARGE"
+  "async memory 16 $ASYNC_MSGS_SMALL" "async memory 1024 $ASYNC_MSGS_LARGE"
+)
+FSYNC_SCENARIOS=("async file 16 $ASYNC_MSGS_SMALL" "async file 1024 $ASYNC_MSGS_LARGE")
+declare -A RES
+start=$(date +%s)
+
+for sc in "${PUB_SCENARIOS[@]}"; do
+  read -r mode storage size msgs <<<"$sc"
+  key="pub.$mode.$storage.$size"
+  for kind in jetbroker nats-server; do : >"$WORK/$kind.$key"; done
+  for ((r = 0; r < REPS; r++)); do
+    for kind in jetbroker nats-server; do
+      pub_once "$(binof $kind)" "$mode" "$storage" "$size" "$msgs" >>"$WORK/$kind.$key"
+    done
+  done
+  for kind in jetbroker nats-server; do RES[$kind.$key]="$(median <"$WORK/$kind.$key")"; done
+  echo "done: $mode $storage $size B ($(($(date +%s) - start)) s)" >&2
+done
+
+for sc in "${FSYNC_SCENARIOS[@]}"; do
+  read -r mode storage size msgs <<<"$sc"
+  key="fsync.$size"
+  for kind in jetbroker nats-server; do : >"$WORK/$kind.$key"; done
+  for ((r = 0; r < REPS; r++)); do
+    pub_once "$JETBROKER_BIN" async file "$size" "$msgs" always >>"$WORK/jetbroker.$key"
+    pub_once "$NATS_SERVER_BIN" async file "$size" "$msgs" >>"$WORK/nats-server.$key"
+  done
+  for kind in jetbroker nats-server; do RES[$kind.$key]="$(median <"$WORK/$kind.$key")"; done
+  echo "done: fsync always vs default, $size B ($(($(date +%s) - start)) s)" >&2
+done
+
+for kind in jetbroker nats-server; do : >"$WORK/$kind.consume"; : >"$WORK/$kind.kv"; done
+for ((r = 0; r < REPS; r++)); do
+  for kind in jetbroker nats-server; do consume_once "$(binof $kind)" >>"$WORK/$kind.consume"; done
+done
+for kind in jetbroker nats-server; do
+  RES[$kind.consume]="$(awk '{print $1}' "$WORK/$kind.consume" | median)"
+  RES[$kind.fetch]="$(awk '{print $2}' "$WORK/$kind.consume" | median)"
+  RES[$kind.ordered]="$(awk '{print $3}' "$WORK/$kind.consume" | median)"
+done
+echo "done: consumers ($(($(date +%s) - start)) s)" >&2
+
+if [[ "$SKIP_KV" != 1 ]]; then
+  for ((r = 0; r < REPS; r++)); do
+    for kind in jetbroker nats-server; do kv_once "$(binof $kind)" >>"$WORK/$kind.kv"; done
+  done
+  for kind in jetbroker nats-server; do
+    RES[$kind.kvput]="$(awk '{print $1}' "$WORK/$kind.kv" | median)"
+    RES[$kind.kvget]="$(awk '{print $2}' "$WORK/$kind.kv" | median)"
+  done
+  echo "done: kv ($(($(date +%s) - start)) s)" >&2
+fi
+
+JB_VER="$("$JETBROKER_BIN" --version 2>&1 | head -1)"
+NS_VER="$("$NATS_SERVER_BIN" --version 2>&1 | head -1)"
+CLI_VER="$("$NATS_BIN" --version 2>&1 | head -1)"
+sz() { if [[ $1 == 1024 ]]; then echo "1 KiB"; else echo "$1 B"; fi; }
+row() { # row <label> <msgs> <jb> <ns> <goal>
+  local r; r="$(ratio "$3" "$4")"
+  local g="–" v="–"
+  [[ -n "$5" ]] && { g="≥ $5"; v="$(verdict "$r" "$5")"; }
+  echo "| $1 | $(fmt "$2") | $(fmt "$3") | $(fmt "$4") | $r | $g | $v |"
+}
+
+echo
+echo "JetStream, $(date -u +%Y-%m-%d), $(nproc) cores ($(uname -m)), $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$JB_VER | $NS_VER | nats CLI $CLI_VER | median of $REPS runs, msgs/s, 1 client, R1"
+echo
+echo "| Publish | Msgs | jetbroker | nats-server | ratio | goal | |"
+echo "|---|---:|---:|---:|---:|---:|---|"
+for sc in "${PUB_SCENARIOS[@]}"; do
+  read -r mode storage size msgs <<<"$sc"
+  key="pub.$mode.$storage.$size"
+  goal=""
+  [[ $mode == async && $storage == file ]] && goal=1.5
+  label="$mode"; [[ $mode == async ]] && label="async (batch 500)"
+  row "$label, $storage, $(sz "$size")" "$msgs" "${RES[jetbroker.$key]}" "${RES[nats-server.$key]}" "$goal"
+done
+echo
+echo "| Async file publish, fsync | Msgs | jetbroker sync_interval always | nats-server default (no fsync) | ratio | goal | |"
+echo "|---|---:|---:|---:|---:|---:|---|"
+for sc in "${FSYNC_SCENARIOS[@]}"; do
+  read -r mode storage size msgs <<<"$sc"
+  row "async (batch 500), file, $(sz "$size")" "$msgs" "${RES[jetbroker.fsync.$size]}" "${RES[nats-server.fsync.$size]}" 1.0
+done
+echo
+echo "| Consume (file, 128 B, pre-filled) | Msgs | jetbroker | nats-server | ratio | goal | |"
+echo "|---|---:|---:|---:|---:|---:|---|"
+row "consume (durable push, callback, explicit ack)" "$FILL_MSGS" "${RES[jetbroker.consume]}" "${RES[nats-server.consume]}" 1.5
+row "fetch (durable pull, batch 500, explicit ack)" "$FILL_MSGS" "${RES[jetbroker.fetch]}" "${RES[nats-server.fetch]}" 1.5
+row "ordered (ephemeral ordered consumer)" "$FILL_MSGS" "${RES[jetbroker.ordered]}" "${RES[nats-server.ordered]}" 1.5
+if [[ "$SKIP_KV" != 1 ]]; then
+  echo
+  echo "| KV (file, 128 B, 1 client) | Ops | jetbroker | nats-server | ratio | goal | |"
+  echo "|---|---:|---:|---:|---:|---:|---|"
+  row "kv put" "$KV_MSGS" "${RES[jetbroker.kvput]}" "${RES[nats-server.kvput]}" ""
+  row "kv get" "$KV_MSGS" "${RES[jetbroker.kvget]}" "${RES[nats-server.kvget]}" ""
+fi
+echo
+echo "raw samples (msgs/s per run):" >&2
+for f in "$WORK"/jetbroker.* "$WORK"/nats-server.*; do echo "  $(basename "$f"): $(tr '\n' ' ' <"$f")" >&2; done
+echo "total bench time: $(($(date +%s) - start)) s" >&2
