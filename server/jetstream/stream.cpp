@@ -408,10 +408,15 @@ void stream::flush() {
       recent_.pop_front();
     }
   }
+  std::vector<std::string> appended;
+  if (cfg_.max_msgs_per_subject > 0) {
+    appended.reserve(staged_subject_last_.size());
+    for (const auto& [subj, seq] : staged_subject_last_) appended.push_back(subj);
+  }
   staged_.clear();
   staged_subject_last_.clear();
   staged_bytes_ = 0;
-  enforce_limits_after_append();
+  enforce_limits_after_append(first ? &appended : nullptr);
   if (cfg_.retention == retention_policy::interest && first) {
     // Messages that no consumer is interested in are not kept.
     auto st = store_->state();
@@ -437,10 +442,19 @@ void stream::republish(const staged_msg& m, std::uint64_t seq) {
   js_.publish(*dest, *dest, {}, hdr, cfg_.republish->headers_only ? std::string_view{} : std::string_view(m.data));
 }
 
-void stream::enforce_limits_after_append() {
+void stream::enforce_limits_after_append(const std::vector<std::string>* appended_subjects) {
   std::uint64_t removed = 0;
   auto add = [&](const storage::result<std::uint64_t>& r) { if (r) removed += *r; };
-  if (cfg_.max_msgs_per_subject > 0) add(store_->enforce_max_msgs_per_subject(cfg_.max_msgs_per_subject));
+  if (cfg_.max_msgs_per_subject > 0) {
+    // After appends only the subjects just written can be over the limit: check just those
+    // (a whole-stream scan per KV put would make puts quadratic in the bucket size).
+    if (appended_subjects) {
+      for (const auto& subj : *appended_subjects)
+        add(store_->enforce_max_msgs_per_subject(cfg_.max_msgs_per_subject, subj));
+    } else {
+      add(store_->enforce_max_msgs_per_subject(cfg_.max_msgs_per_subject));
+    }
+  }
   if (cfg_.max_msgs > 0) add(store_->enforce_max_msgs(cfg_.max_msgs));
   if (cfg_.max_bytes > 0) add(store_->enforce_max_bytes(cfg_.max_bytes));
   if (removed) invalidate_recent();

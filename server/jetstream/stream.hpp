@@ -89,7 +89,8 @@ class stream {
   std::map<std::string, std::uint64_t> marker_candidates();
   void write_delete_markers(const std::map<std::string, std::uint64_t>& before);
   void arm_ttl_timer();
-  void enforce_limits_after_append();
+  // nullptr: check every subject (config change); otherwise the subjects just appended.
+  void enforce_limits_after_append(const std::vector<std::string>* appended_subjects = nullptr);
   void pub_error(std::string_view reply, const api_error& e);
   std::uint64_t last_seq_for_subject(std::string_view subject);
   void prune_dedupe(std::int64_t now);
