@@ -50,8 +50,8 @@ venv="$root/.venv"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c "import nats, pytest, pytest_asyncio" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import nats, pytest, pytest_asyncio, pytest_timeout, pytest_rerunfailures" 2>/dev/null; then
   "$venv/bin/pip" install -q "nats-py==$NATS_PY_VERSION" "pytest==$PYTEST_VERSION" \
-    "pytest-asyncio==$PYTEST_ASYNCIO_VERSION" "pytest-timeout==2.3.1"
+    "pytest-asyncio==$PYTEST_ASYNCIO_VERSION" "pytest-timeout==2.3.1" "pytest-rerunfailures==15.0"
 fi
 echo "setup: done"
