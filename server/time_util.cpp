@@ -1,6 +1,7 @@
 #include "server/time_util.hpp"
 
 #include <ctime>
+#include <string>
 
 namespace jb::server {
 
@@ -59,6 +60,32 @@ std::string go_duration(std::int64_t ns) {
   if (h || m) out += std::to_string(m) + "m";
   out += frac(u, 1000000000) + "s";
   return out;
+}
+
+std::optional<std::int64_t> parse_go_duration(std::string_view s) {
+  std::int64_t total = 0;
+  std::size_t i = 0;
+  if (s.empty()) return std::nullopt;
+  while (i < s.size()) {
+    std::size_t j = i;
+    while (j < s.size() && ((s[j] >= '0' && s[j] <= '9') || s[j] == '.')) ++j;
+    if (j == i) return std::nullopt;
+    double v = std::strtod(std::string(s.substr(i, j - i)).c_str(), nullptr);
+    std::size_t k = j;
+    while (k < s.size() && !((s[k] >= '0' && s[k] <= '9') || s[k] == '.')) ++k;
+    auto unit = s.substr(j, k - j);
+    double mult;
+    if (unit == "ns") mult = 1;
+    else if (unit == "us" || unit == "µs" || unit == "μs") mult = 1e3;
+    else if (unit == "ms") mult = 1e6;
+    else if (unit == "s") mult = 1e9;
+    else if (unit == "m") mult = 60e9;
+    else if (unit == "h") mult = 3600e9;
+    else return std::nullopt;
+    total += static_cast<std::int64_t>(v * mult);
+    i = k;
+  }
+  return total;
 }
 
 std::string uptime_string(std::chrono::nanoseconds d) {

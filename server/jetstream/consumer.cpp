@@ -26,31 +26,6 @@ std::int64_t steady_ns() {
       .count();
 }
 
-std::optional<std::int64_t> parse_go_duration(std::string_view s) {
-  std::int64_t total = 0;
-  std::size_t i = 0;
-  if (s.empty()) return std::nullopt;
-  while (i < s.size()) {
-    std::size_t j = i;
-    while (j < s.size() && ((s[j] >= '0' && s[j] <= '9') || s[j] == '.')) ++j;
-    if (j == i) return std::nullopt;
-    double v = std::strtod(std::string(s.substr(i, j - i)).c_str(), nullptr);
-    std::size_t k = j;
-    while (k < s.size() && !((s[k] >= '0' && s[k] <= '9') || s[k] == '.')) ++k;
-    auto unit = s.substr(j, k - j);
-    double mult;
-    if (unit == "ns") mult = 1;
-    else if (unit == "us") mult = 1e3;
-    else if (unit == "ms") mult = 1e6;
-    else if (unit == "s") mult = 1e9;
-    else if (unit == "m") mult = 60e9;
-    else if (unit == "h") mult = 3600e9;
-    else return std::nullopt;
-    total += static_cast<std::int64_t>(v * mult);
-    i = k;
-  }
-  return total;
-}
 
 constexpr std::int64_t max_fc_window = 32 * 1024 * 1024;
 
@@ -564,7 +539,7 @@ void consumer::on_ack(std::string_view subject, std::string_view payload, std::s
           if (!ec && v.is_object()) {
             if (auto* d = v.as_object().if_contains("delay"); d && d->is_number()) delay = d->to_number<std::int64_t>();
           }
-        } else if (auto d = parse_go_duration(rest)) {
+        } else if (auto d = server::parse_go_duration(rest)) {
           delay = *d;
         }
       }
