@@ -78,6 +78,11 @@ const std::vector<flag_def>& flags() {
     boolean({"v", "version"}, [](options&, cli_result& r, bool b) { if (b) r.action = cli_action::print_version; });
     boolean({"h", "help"}, [](options&, cli_result& r, bool b) { if (b) r.action = cli_action::print_help; });
     boolean({"t"}, [](options&, cli_result& r, bool b) { if (b) r.action = cli_action::test_config; });
+    d.push_back({{"sl", "signal"}, kind::string, [](options& o, cli_result& r, std::string_view v) {
+                   o.signal = v;
+                   r.action = cli_action::send_signal;
+                   return true;
+                 }});
     return d;
   }();
   return defs;
@@ -160,6 +165,10 @@ Authorization Options:
         --user <user>                User required for connections
         --pass <password>            Password required for connections
         --auth <token>               Authorization token required for connections
+
+Signal Options:
+    -sl, --signal <cmd>[=<pid>]      Send signal to jetbroker process (ldm, stop, quit, term, reopen, reload)
+                                     <pid> can be either a PID or the path to a PID file
 
 Common Options:
     -h, --help                       Show this message

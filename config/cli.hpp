@@ -10,7 +10,7 @@
 
 namespace jb::config {
 
-enum class cli_action { run, print_version, print_help, test_config };
+enum class cli_action { run, print_version, print_help, test_config, send_signal };
 
 struct cli_result {
   cli_action action = cli_action::run;

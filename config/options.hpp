@@ -196,6 +196,7 @@ struct options {
   std::string remote_syslog;
 
   std::string config_file;
+  std::string signal;  // -sl/--signal <cmd>[=<pid or pidfile>]: send a signal to a running server
   int worker_threads = 0;  // 0: one per core
 };
 

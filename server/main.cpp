@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstring>
+#include <vector>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -38,6 +40,70 @@ std::filesystem::path write_ports_file(const std::string& dir, const char* argv0
   return path;
 }
 
+// -sl/--signal <cmd>[=<pid or pid file>], with nats-server's commands and signals. Without a pid,
+// the one running process with this executable's name is signalled.
+int send_signal_command(const std::string& spec, const char* argv0) {
+  std::string cmd = spec, target;
+  if (auto eq = spec.find('='); eq != std::string::npos) {
+    cmd = spec.substr(0, eq);
+    target = spec.substr(eq + 1);
+  }
+  int sig = 0;
+  if (cmd == "stop") sig = SIGKILL;
+  else if (cmd == "quit") sig = SIGINT;
+  else if (cmd == "term") sig = SIGTERM;
+  else if (cmd == "reopen") sig = SIGUSR1;
+  else if (cmd == "reload") sig = SIGHUP;
+  else if (cmd == "ldm") sig = SIGUSR2;
+  else {
+    std::fprintf(stderr, "jetbroker: unknown signal \"%s\"\n", cmd.c_str());
+    return 1;
+  }
+  std::vector<pid_t> pids;
+  if (!target.empty()) {
+    char* end = nullptr;
+    long v = std::strtol(target.c_str(), &end, 10);
+    if (end && *end == '\0' && v > 0) {
+      pids.push_back(static_cast<pid_t>(v));
+    } else {
+      std::ifstream f(target);
+      long p = 0;
+      if (!(f >> p) || p <= 0) {
+        std::fprintf(stderr, "jetbroker: invalid pid or pid file \"%s\"\n", target.c_str());
+        return 1;
+      }
+      pids.push_back(static_cast<pid_t>(p));
+    }
+  } else {
+    // Processes whose executable has our name, other than this one.
+    const std::string self = std::filesystem::path(argv0).filename().string();
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+      const auto name = e.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream comm(e.path() / "comm");
+      std::string c;
+      std::getline(comm, c);
+      pid_t p = static_cast<pid_t>(std::stol(name));
+      if (c == self.substr(0, 15) && p != ::getpid()) pids.push_back(p);
+    }
+    if (pids.empty()) {
+      std::fprintf(stderr, "jetbroker: no %s process running\n", self.c_str());
+      return 1;
+    }
+    if (pids.size() > 1) {
+      std::fprintf(stderr, "jetbroker: multiple %s processes running; specify a pid\n", self.c_str());
+      return 1;
+    }
+  }
+  for (pid_t p : pids) {
+    if (::kill(p, sig) != 0) {
+      std::fprintf(stderr, "jetbroker: sending signal to %d: %s\n", static_cast<int>(p), std::strerror(errno));
+      return 1;
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -64,6 +130,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "jetbroker: %s\n", c.message.c_str());
       return c.ok ? 0 : 1;
     }
+    case jb::config::cli_action::send_signal:
+      return send_signal_command(cli.opts.signal, argv[0]);
     case jb::config::cli_action::run:
       break;
   }

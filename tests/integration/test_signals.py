@@ -68,3 +68,30 @@ def test_sigusr1_reopens_log_file(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
+
+
+def test_signal_flag_lame_duck_by_pid_file(make_server, server_kind, tmp_path):
+    """`--signal ldm=<pid file>` (the official systemd unit and Helm chart use it)."""
+    import subprocess
+    from conftest import binary_for
+
+    pid_file = tmp_path / "srv.pid"
+    srv = make_server(server_kind, "-P", str(pid_file))
+    srv.wait_for(lambda: pid_file.exists() and pid_file.read_text().strip() != "", what="pid file")
+    rc = subprocess.run([binary_for(server_kind), f"--signal=ldm={pid_file}"], timeout=10).returncode
+    assert rc == 0
+    srv.wait_log(r"[Ll]ame duck mode")
+
+
+def test_signal_flag_errors(tmp_path):
+    import subprocess
+    from conftest import binary_for
+
+    binary = binary_for("jetbroker")
+    if binary is None:
+        pytest.skip("jetbroker binary not found")
+    bad = subprocess.run([binary, "--signal", "bogus=1"], capture_output=True, text=True, timeout=10)
+    assert bad.returncode == 1 and "unknown signal" in bad.stderr
+    missing = subprocess.run([binary, "--signal", f"reload={tmp_path / 'nope.pid'}"], capture_output=True,
+                             text=True, timeout=10)
+    assert missing.returncode == 1 and "pid" in missing.stderr
