@@ -8,8 +8,14 @@ import signal
 import pytest
 
 
-async def test_sigusr2_lame_duck_info(server, nats_connect):
-    """The nats.py harness sends SIGUSR2 and expects an async INFO with ldm: true within 5 s."""
+async def test_sigusr2_lame_duck_info(make_server, server_kind, nats_connect, tmp_path):
+    """The nats.py harness sends SIGUSR2 and expects an async INFO with ldm: true within 5 s.
+
+    A short grace period keeps the run quick: with the default (10 s) nats-server holds the
+    SIGTERM of the teardown until the grace period is over."""
+    conf = tmp_path / "ldm.conf"
+    conf.write_text('lame_duck_grace_period: "200ms"\n')
+    server = make_server(server_kind, "-c", str(conf))
     got = asyncio.get_running_loop().create_future()
 
     async def ldm():
@@ -23,6 +29,9 @@ async def test_sigusr2_lame_duck_info(server, nats_connect):
     import socket
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", server.port), timeout=2)
+    # After the grace period the server closes the remaining client and exits cleanly.
+    assert await asyncio.get_running_loop().run_in_executor(None, server.proc.wait, 10) == 0
+    server.stop()
 
 
 def test_sighup_reloads_debug_logging(make_server, server_kind, tmp_path):
