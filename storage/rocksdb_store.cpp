@@ -17,6 +17,7 @@
 #include <limits>
 #include <stop_token>
 #include <thread>
+#include <unordered_map>
 
 namespace jb::storage {
 
@@ -34,13 +35,45 @@ struct db_ctx {
   rocksdb::ColumnFamilyHandle* cons = nullptr;
   rocksdb::WriteOptions wo;       // per the sync policy
   rocksdb::WriteOptions wo_sync;  // catalog changes: always fsynced
-  // Deferred consumer-state writes (see store_env::begin_deferred): collected here and written
-  // as one batch. Only touched from the executor that owns the consumer stores.
+  // Deferred consumer-state writes (see store_env::begin_deferred): the latest operation per key
+  // since the last commit, written as one batch. Only touched from the executor that owns the
+  // consumer stores. A record put and deleted again before the commit (a pending entry whose
+  // message was acked in time) never reaches the database.
+  struct deferred_op {
+    bool del = false;
+    bool fresh = false;  // a put of a key the database does not hold: a later delete cancels it
+    std::string value;
+  };
   bool deferring = false;
-  rocksdb::WriteBatch deferred;
-  // The latest sequence-pair record of each consumer changed since the last commit: written
-  // once per commit however many updates it had.
-  std::map<std::string, std::string> deferred_seqs;
+  std::unordered_map<std::string, deferred_op> deferred;
+  std::vector<std::pair<std::string, std::string>> deferred_ranges;  // DeleteRange, applied first
+
+  void defer_put(std::string key, std::string value, bool fresh) {
+    auto [it, added] = deferred.try_emplace(std::move(key));
+    // On top of a deferred delete the database may still hold the key: not fresh.
+    if (added) it->second.fresh = fresh;
+    else if (it->second.del) it->second.fresh = false;
+    it->second.del = false;
+    it->second.value = std::move(value);
+  }
+  void defer_delete(std::string key) {
+    auto [it, added] = deferred.try_emplace(std::move(key));
+    if (!added && it->second.fresh && !it->second.del) {
+      deferred.erase(it);
+      return;
+    }
+    it->second = deferred_op{true, false, {}};
+  }
+  // Drops deferred operations on keys in [lo, hi) (they are superseded by a range delete).
+  void drop_deferred(std::string_view lo, std::string_view hi) {
+    std::erase_if(deferred, [&](const auto& e) { return e.first >= lo && e.first < hi; });
+  }
+  // A deleted consumer's deferred updates must not be written after its deletion.
+  void drop_consumer_deferred(std::uint64_t cid) {
+    const std::string lo = cdc::id_key(cid), hi = cdc::id_key(cid + 1);
+    drop_deferred(lo, hi);
+    std::erase_if(deferred_ranges, [&](const auto& r) { return r.first >= lo && r.first < hi; });
+  }
   std::mutex sync_mu;
   std::condition_variable_any sync_cv;
   std::jthread syncer;
@@ -842,27 +875,44 @@ class rocksdb_consumer_store final : public detail::consumer_store_base {
     cdc::put_u64(v, static_cast<std::uint64_t>(p.ts));
     return v;
   }
+  // persist() runs before the base class applies the delta, so state_ still tells which keys the
+  // database (plus the deferred operations) holds: a pending or redelivery entry not in state_ is
+  // a fresh key.
   result<void> persist(const detail::consumer_delta& d) override {
-    rocksdb::WriteBatch local;
-    rocksdb::WriteBatch& wb = ctx_->deferring ? ctx_->deferred : local;
-    if (ctx_->deferring) ctx_->deferred_seqs[key('a')] = seqs_value(d.delivered, d.ack_floor);
-    else wb.Put(ctx_->cons, key('a'), seqs_value(d.delivered, d.ack_floor));
+    if (ctx_->deferring) {
+      ctx_->defer_put(key('a'), seqs_value(d.delivered, d.ack_floor), false);
+      if (d.del_pending) ctx_->defer_delete(key('p', *d.del_pending));
+      if (d.put_pending)
+        ctx_->defer_put(key('p', d.put_pending->first), pending_value(d.put_pending->second),
+                        !state_.pending.contains(d.put_pending->first));
+      if (d.del_redelivered) ctx_->defer_delete(key('r', *d.del_redelivered));
+      if (d.put_redelivered)
+        ctx_->defer_put(key('r', d.put_redelivered->first), u64_value(d.put_redelivered->second),
+                        !state_.redelivered.contains(d.put_redelivered->first));
+      return {};
+    }
+    rocksdb::WriteBatch wb;
+    wb.Put(ctx_->cons, key('a'), seqs_value(d.delivered, d.ack_floor));
     if (d.del_pending) wb.Delete(ctx_->cons, key('p', *d.del_pending));
     if (d.put_pending) wb.Put(ctx_->cons, key('p', d.put_pending->first), pending_value(d.put_pending->second));
     if (d.del_redelivered) wb.Delete(ctx_->cons, key('r', *d.del_redelivered));
     if (d.put_redelivered) wb.Put(ctx_->cons, key('r', d.put_redelivered->first), u64_value(d.put_redelivered->second));
-    if (ctx_->deferring) return {};
     return check(ctx_->db->Write(ctx_->wo, &wb), "consumer update");
   }
   result<void> persist_full(const consumer_state& st) override {
-    rocksdb::WriteBatch local;
-    rocksdb::WriteBatch& wb = ctx_->deferring ? ctx_->deferred : local;
+    if (ctx_->deferring) {
+      ctx_->drop_deferred(key('p'), key('s'));
+      ctx_->deferred_ranges.emplace_back(key('p'), key('s'));
+      ctx_->defer_put(key('a'), seqs_value(st.delivered, st.ack_floor), false);
+      for (const auto& [s, p] : st.pending) ctx_->defer_put(key('p', s), pending_value(p), true);
+      for (const auto& [s, c] : st.redelivered) ctx_->defer_put(key('r', s), u64_value(c), true);
+      return {};
+    }
+    rocksdb::WriteBatch wb;
     wb.DeleteRange(ctx_->cons, key('p'), key('s'));
-    if (ctx_->deferring) ctx_->deferred_seqs.erase(key('a'));
     wb.Put(ctx_->cons, key('a'), seqs_value(st.delivered, st.ack_floor));
     for (const auto& [s, p] : st.pending) wb.Put(ctx_->cons, key('p', s), pending_value(p));
     for (const auto& [s, c] : st.redelivered) wb.Put(ctx_->cons, key('r', s), u64_value(c));
-    if (ctx_->deferring) return {};
     return check(ctx_->db->Write(ctx_->wo, &wb), "consumer state");
   }
   result<void> persist_config(std::string_view cfg) override {
@@ -1164,6 +1214,7 @@ result<void> rocksdb_env::delete_stream(std::string_view name) {
       if (ci->value().size() < 8) continue;
       const auto cid = cdc::get_u64(ci->value().data());
       wb.DeleteRange(ctx_->cons, cdc::id_key(cid), cdc::id_key(cid + 1));
+      ctx_->drop_consumer_deferred(cid);
     }
   }
   wb.DeleteRange(ctx_->meta, cdc::meta_key('K', id), cdc::meta_key('K', id + 1));
@@ -1280,6 +1331,7 @@ result<void> rocksdb_env::delete_consumer(std::string_view stream, std::string_v
   if (auto r = check(s, "consumer lookup"); !r) return r;
   if (v.size() < 8) return errc::corrupt_record;
   const std::uint64_t cid = cdc::get_u64(v.data());
+  ctx_->drop_consumer_deferred(cid);
   rocksdb::WriteBatch wb;
   wb.Delete(ctx_->meta, key);
   wb.DeleteRange(ctx_->cons, cdc::id_key(cid), cdc::id_key(cid + 1));
@@ -1306,12 +1358,16 @@ result<std::vector<std::string>> rocksdb_env::consumer_names(std::string_view st
 void rocksdb_env::begin_deferred() { ctx_->deferring = true; }
 
 result<void> rocksdb_env::commit_deferred() {
-  for (auto& [k, v] : ctx_->deferred_seqs) ctx_->deferred.Put(ctx_->cons, k, v);
-  ctx_->deferred_seqs.clear();
-  if (ctx_->deferred.Count() == 0) return {};
-  auto s = ctx_->db->Write(ctx_->wo, &ctx_->deferred);
-  ctx_->deferred.Clear();
-  return check(s, "consumer updates");
+  if (ctx_->deferred.empty() && ctx_->deferred_ranges.empty()) return {};
+  rocksdb::WriteBatch wb;
+  for (const auto& [lo, hi] : ctx_->deferred_ranges) wb.DeleteRange(ctx_->cons, lo, hi);
+  for (const auto& [k, op] : ctx_->deferred) {
+    if (op.del) wb.Delete(ctx_->cons, k);
+    else wb.Put(ctx_->cons, k, op.value);
+  }
+  ctx_->deferred.clear();
+  ctx_->deferred_ranges.clear();
+  return check(ctx_->db->Write(ctx_->wo, &wb), "consumer updates");
 }
 
 result<void> rocksdb_env::sync_wal() { return check(ctx_->db->SyncWAL(), "sync wal"); }

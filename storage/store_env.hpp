@@ -51,9 +51,9 @@ class store_env {
   [[nodiscard]] virtual result<void> delete_consumer(std::string_view stream, std::string_view name) = 0;
   // Deferred consumer-state writes: after begin_deferred(), consumer store updates change the
   // in-memory state at once but reach the database only at the next commit_deferred(), all in one
-  // write (one WAL append for a whole batch of deliveries and acks). Deferral stays on after a
-  // commit. Both calls come from the executor that uses the consumer stores. The memory env
-  // ignores them.
+  // write (one WAL append for a whole batch of deliveries and acks). A pending entry created and
+  // acked again between two commits is never written at all. Deferral stays on after a commit.
+  // Both calls come from the executor that uses the consumer stores. The memory env ignores them.
   virtual void begin_deferred() {}
   [[nodiscard]] virtual result<void> commit_deferred() { return {}; }
 

@@ -35,7 +35,7 @@ void js_subscriber::kick() { js_.kick(); }
 // ---- jetstream --------------------------------------------------------------------------------
 
 jetstream::jetstream(server::server& srv, jetstream_options opts)
-    : srv_(srv), opts_(std::move(opts)), strand_(asio::make_strand(srv.io())), detail_timer_(strand_) {}
+    : srv_(srv), opts_(std::move(opts)), strand_(asio::make_strand(srv.io())), detail_timer_(strand_), state_timer_(strand_) {}
 
 jetstream::~jetstream() = default;
 
@@ -172,7 +172,9 @@ void jetstream::stop() {
     api_subs_.clear();
     for (auto& [n, s] : streams_) s->stop();
     detail_timer_.cancel();
+    state_timer_.cancel();
     end_of_task();
+    commit_consumer_state(true);
   });
 }
 
@@ -251,11 +253,29 @@ void jetstream::flush_ingest() {
 void jetstream::flush_kicks() { server::flush_kicks(kicks_); }
 
 void jetstream::end_of_task() {
-  if (auto r = env_->commit_deferred(); !r)
-    log::jetstream().error("Writing consumer state failed: {}", r.error().message());
+  // An ack the client waits on (ack_sync), or sync_interval: always, is written before the reply.
+  commit_consumer_state(!confirms_.empty() || opts_.sync_always);
   for (const auto& reply : confirms_) publish(reply, {});
   confirms_.clear();
   server::flush_kicks(kicks_);
+}
+
+void jetstream::commit_consumer_state(bool now) {
+  const auto t = std::chrono::steady_clock::now();
+  if (!now && t - last_state_commit_ < consumer_state_window) {
+    if (!state_timer_armed_) {
+      state_timer_armed_ = true;
+      state_timer_.expires_at(last_state_commit_ + consumer_state_window);
+      state_timer_.async_wait([this](boost::system::error_code ec) {
+        state_timer_armed_ = false;
+        if (!ec) commit_consumer_state(true);
+      });
+    }
+    return;
+  }
+  last_state_commit_ = t;
+  if (auto r = env_->commit_deferred(); !r)
+    log::jetstream().error("Writing consumer state failed: {}", r.error().message());
 }
 
 void jetstream::publish(std::string_view route_subject, std::string_view subject, std::string_view reply,

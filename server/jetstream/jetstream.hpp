@@ -108,9 +108,16 @@ class jetstream {
   [[nodiscard]] storage::store_env& env() noexcept { return *env_; }
   [[nodiscard]] std::int64_t now_ns() const;
   void flush_kicks();
-  // End of every task on the strand: commit deferred consumer-state writes, then send the ack
-  // confirmations that waited for them, then wake the receivers of everything published.
+  // End of every task on the strand: commit deferred consumer-state writes when due, then send
+  // the ack confirmations that waited for them, then wake the receivers of everything published.
   void end_of_task();
+  // Consumer state (deliveries, acks) is committed at most once per consumer_state_window, and at
+  // once when `now` (an ack_sync waits on it, sync_interval: always, shutdown). Between commits a
+  // delivery acked in time is never written (see store_env::begin_deferred); a kill -9 loses at
+  // most the window's plain acks, which are redelivered (nats-server flushes consumer state lazily
+  // too). Published messages are not affected: their durability is the stream's.
+  void commit_consumer_state(bool now);
+  static constexpr std::chrono::milliseconds consumer_state_window{20};
   // An ack confirmation (clients' ack_sync) sent once the ack is durable.
   void confirm_after_commit(std::string_view reply) { confirms_.emplace_back(reply); }
 
@@ -185,6 +192,9 @@ class jetstream {
   std::chrono::steady_clock::time_point last_detail_{};
   boost::asio::steady_timer detail_timer_;
   bool detail_timer_armed_ = false;
+  std::chrono::steady_clock::time_point last_state_commit_{};
+  boost::asio::steady_timer state_timer_;
+  bool state_timer_armed_ = false;
   std::mutex usage_mu_;
   usage usage_;  // guarded by usage_mu_
 

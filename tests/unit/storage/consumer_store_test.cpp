@@ -61,6 +61,33 @@ TYPED_TEST(consumer_store_test, delivery_and_in_order_acks_move_floor) {
   this->reopen_and_compare();
 }
 
+// Deferred commits (what JetStream runs with): entries created and removed between two commits
+// cancel out, everything else reaches the store at the commit, and the result reloads exactly.
+TYPED_TEST(consumer_store_test, deferred_commits_keep_state_exact) {
+  auto& env = this->h_.env();
+  env.begin_deferred();
+  auto& c = this->c();
+  for (std::uint64_t i = 1; i <= 4; ++i) ASSERT_TRUE(c.update_delivered(i, i, 1, 100 + i));
+  ASSERT_TRUE(c.update_acks(2, 2));  // delivered and acked inside one window
+  ASSERT_TRUE(env.commit_deferred());
+  ASSERT_TRUE(c.update_delivered(5, 1, 2, 200));  // redelivery of 1: updates a committed entry
+  ASSERT_TRUE(c.update_acks(3, 3));               // deletes a committed entry
+  ASSERT_TRUE(c.update_delivered(6, 5, 1, 201));
+  ASSERT_TRUE(c.update_acks(6, 5));  // created and deleted again: never written
+  ASSERT_TRUE(env.commit_deferred());
+  EXPECT_EQ(c.state().pending.size(), 2u);
+  EXPECT_EQ(c.state().redelivered.at(1), 1u);
+  this->reopen_and_compare();
+  auto& env2 = this->h_.env();
+  env2.begin_deferred();
+  ASSERT_TRUE(this->c().update_acks(5, 1));  // removes committed pending and redelivery entries
+  ASSERT_TRUE(env2.commit_deferred());
+  EXPECT_EQ(this->c().state().pending.size(), 1u);
+  EXPECT_TRUE(this->c().state().redelivered.empty());
+  this->reopen_and_compare();
+  EXPECT_EQ(this->c().state().pending.count(4), 1u);
+}
+
 TYPED_TEST(consumer_store_test, redelivery_counts) {
   auto& c = this->c();
   ASSERT_TRUE(c.update_delivered(1, 7, 1, 1));

@@ -5,6 +5,8 @@
 
 #include <fstream>
 
+#include <rocksdb/db.h>
+
 namespace jb::storage::test {
 namespace {
 
@@ -29,6 +31,57 @@ class rocksdb_env_test : public ::testing::Test {
   }
   fs::path dir_;
 };
+
+// Keys in the consumer-state column family, read with RocksDB itself (the env must be closed).
+std::size_t consumer_state_keys(const fs::path& dir) {
+  std::vector<std::string> names;
+  const std::string path = (dir / "db").string();
+  if (!rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok()) return ~std::size_t{0};
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  if (!rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), path, cfs, &handles, &raw).ok()) return ~std::size_t{0};
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] != "cons") continue;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[i]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+  }
+  for (auto* h : handles) (void)db->DestroyColumnFamilyHandle(h);
+  return n;
+}
+
+// Deferred consumer updates (JetStream's mode): a consumer deleted with updates outstanding must
+// not have them written back by the next commit, and an entry acked before the commit is never
+// written at all.
+TEST_F(rocksdb_env_test, deferred_consumer_updates_respect_deletes_and_cancel_out) {
+  {
+    auto env = open();
+    ASSERT_TRUE(env);
+    auto& e = **env;
+    ASSERT_TRUE(e.create_stream("S", storage_type::file, "{}"));
+    e.begin_deferred();
+    auto gone = e.create_consumer("S", "GONE", "{}").value();
+    for (std::uint64_t i = 1; i <= 3; ++i) ASSERT_TRUE(gone->update_delivered(i, i, 1, 100 + i));
+    gone.reset();
+    ASSERT_TRUE(e.delete_consumer("S", "GONE"));
+    auto kept = e.create_consumer("S", "KEPT", "{}").value();
+    ASSERT_TRUE(kept->update_delivered(1, 1, 1, 100));
+    ASSERT_TRUE(kept->update_delivered(2, 2, 1, 101));
+    ASSERT_TRUE(kept->update_acks(1, 1));  // cancels the pending entry of 1
+    ASSERT_TRUE(e.commit_deferred());
+  }
+  // KEPT: its sequence record and the pending entry of 2; nothing of GONE, nothing of 1.
+  EXPECT_EQ(consumer_state_keys(dir_), 2u);
+  auto env = open();
+  ASSERT_TRUE(env);
+  auto kept = (*env)->open_consumer("S", "KEPT").value();
+  EXPECT_EQ(kept->state().pending.size(), 1u);
+  EXPECT_EQ(kept->state().pending.count(2), 1u);
+  EXPECT_EQ(kept->state().ack_floor, (seq_pair{1, 1}));
+}
 
 TEST_F(rocksdb_env_test, fresh_directory_is_initialised) {
   auto env = open();
