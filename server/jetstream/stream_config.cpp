@@ -57,7 +57,10 @@ int mapping_token_index(std::string_view tok) {
     auto [p, ec] = std::from_chars(d.data(), d.data() + d.size(), n);
     return (ec == std::errc() && p == d.data() + d.size() && n > 0) ? n : -1;
   };
-  if (tok.size() > 1 && tok[0] == '$') return parse_num(tok.substr(1));
+  if (tok.size() > 1 && tok[0] == '$') {  // "$n"; other '$' tokens ("$KV") are literals
+    auto digits = tok.substr(1);
+    return digits.find_first_not_of("0123456789") != std::string_view::npos ? 0 : parse_num(digits);
+  }
   if (tok.size() <= 4 || tok.substr(0, 2) != "{{" || tok.substr(tok.size() - 2) != "}}") return 0;
   std::string body;
   for (char c : tok.substr(2, tok.size() - 4))

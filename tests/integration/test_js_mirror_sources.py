@@ -10,13 +10,15 @@ scenarios run on jetbroker only. Waits poll STREAM.INFO with a deadline.
 import asyncio
 import base64
 import json
+import os
+import subprocess
 import time
 
 import nats
 import pytest
 from nats.errors import NoRespondersError
 
-from conftest import IO_TIMEOUT, assert_same, js_args, js_norm, js_req, run_both
+from conftest import IO_TIMEOUT, assert_same, js_args, js_norm, js_req, nats_cli, run_both
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -524,3 +526,38 @@ async def test_mirror_and_source_resume_after_restart(server_kind, make_server, 
         assert seqs == list(range(2, last + 1, 2)), "source duplicated or lost messages"
     finally:
         await nc.close()
+
+
+# ---- KV buckets (nats CLI) ----------------------------------------------------------------------
+
+
+async def test_kv_mirror_and_sources_with_cli(js_pair, tmp_path):
+    """`nats kv add --mirror` and `--source`: the buckets' stream configs and INFO, what the
+    sourced bucket answers (its transform renames $KV.ORIG.> to $KV.AGG.>), and what the CLI does
+    with a key of the mirror bucket (it reads the mirror's own prefix: not found on both)."""
+    binary = nats_cli()
+    if binary is None:
+        pytest.skip("nats CLI not found")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_")}
+    env["HOME"] = str(tmp_path)
+
+    def run(srv, *args):
+        r = subprocess.run([binary, "--no-context", "-s", srv.url, *args], capture_output=True, timeout=20,
+                           env=env, cwd=tmp_path)
+        return [r.returncode, r.stdout.decode().strip(), r.stderr.decode().strip()]
+
+    async def scenario(nc, srv):
+        log = [run(srv, "kv", "add", "ORIG", "--history", "3")[0]]
+        for k, v in [("k1", "v1"), ("k2", "v2"), ("k1", "v1b")]:
+            log.append(run(srv, "kv", "put", "ORIG", k, v)[0])
+        log.append(run(srv, "kv", "add", "REPL", "--mirror", "ORIG")[0])
+        log.append(run(srv, "kv", "add", "AGG", "--source", "ORIG")[0])
+        log.append(norm_links(await wait_info(nc, "KV_REPL", caught_up(3))))
+        log.append(norm_links(await wait_info(nc, "KV_AGG", lambda i: i["state"]["messages"] == 2)))
+        log.append(run(srv, "kv", "get", "AGG", "k1", "--raw"))
+        log.append(run(srv, "kv", "ls", "AGG"))
+        log.append(run(srv, "kv", "get", "REPL", "k1", "--raw"))
+        return log
+
+    jb, ns = await run_both(js_pair, scenario)
+    assert_same(jb, ns)
