@@ -280,6 +280,15 @@ result<std::uint64_t> memory_stream_store::set_first_seq(stream_seq seq) {
   return n;
 }
 
+result<void> memory_stream_store::skip_to(stream_seq last, timestamp_ns now) {
+  if (closed_) return errc::closed;
+  if (last <= st_.last_seq) return {};
+  st_.last_seq = last;
+  if (st_.last_ts == 0) st_.last_ts = now;
+  fix_first();
+  return {};
+}
+
 // ---------------------------------------------------------------------------------------------
 
 memory_env::~memory_env() {

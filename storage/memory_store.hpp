@@ -37,6 +37,7 @@ class memory_stream_store final : public stream_store {
   result<std::uint64_t> expire_ttl(timestamp_ns now) override;
   std::optional<timestamp_ns> next_ttl_deadline() const override;
   result<std::uint64_t> set_first_seq(stream_seq seq) override;
+  result<void> skip_to(stream_seq last, timestamp_ns now) override;
 
   void mark_closed() noexcept { closed_ = true; }
 

@@ -206,6 +206,7 @@ class rocksdb_stream_store final : public stream_store {
   result<std::uint64_t> expire_ttl(timestamp_ns now) override;
   std::optional<timestamp_ns> next_ttl_deadline() const override;
   result<std::uint64_t> set_first_seq(stream_seq seq) override;
+  result<void> skip_to(stream_seq last, timestamp_ns now) override;
 
  private:
   // A removal being staged into one WriteBatch.
@@ -815,6 +816,26 @@ result<std::uint64_t> rocksdb_stream_store::set_first_seq(stream_seq seq) {
   if (closed_) return errc::closed;
   if (seq == 0) return errc::invalid_argument;
   return clear_all(seq - 1);
+}
+
+result<void> rocksdb_stream_store::skip_to(stream_seq last, timestamp_ns now) {
+  if (closed_) return errc::closed;
+  if (last <= st_.last_seq) return {};
+  const timestamp_ns last_ts = st_.last_ts ? st_.last_ts : now;
+  // Only the state record changes: skipped sequences hold no keys, and an empty stream's floor
+  // moves past them.
+  const stream_seq floor = st_.msgs == 0 ? last + 1 : floor_;
+  rocksdb::WriteBatch wb;
+  wb.Put(ctx_->meta, cdc::meta_key('T', id_), encode_state({floor, last, last_ts, st_.msgs, st_.bytes}));
+  if (auto r = check(ctx_->db->Write(ctx_->wo, &wb), "skip"); !r) return r.error();
+  floor_ = floor;
+  st_.last_seq = last;
+  st_.last_ts = last_ts;
+  if (st_.msgs == 0) {
+    st_.first_seq = floor;
+    st_.first_ts = 0;
+  }
+  return {};
 }
 
 // =============================================================================================

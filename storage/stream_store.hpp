@@ -144,6 +144,11 @@ class stream_store {
   // Sets the next sequence: removes every message and makes first_seq = seq, last_seq = seq - 1
   // (stream config first_seq). seq must be >= 1.
   [[nodiscard]] virtual result<std::uint64_t> set_first_seq(stream_seq seq) = 0;
+  // Advances last_seq to `last` without storing anything (nats SkipMsgs; mirrors use it to keep
+  // their origin's sequences): the skipped sequences count as deleted, and an empty stream's
+  // first_seq becomes last + 1. last_ts is kept (set to `now` when it was 0). Nothing happens
+  // when last <= last_seq. Returns closed or io_error.
+  [[nodiscard]] virtual result<void> skip_to(stream_seq last, timestamp_ns now) = 0;
 };
 
 // Record sizes used for state.bytes (see the header comment).

@@ -117,6 +117,8 @@ json::object jetstream::stream_info_json(stream& s, bool with_cluster) {
   o["created"] = server::rfc3339_ns(s.created());
   o["state"] = state_json(s, {}, false);
   if (with_cluster) o["cluster"] = json::object{{"leader", srv_.name()}};
+  if (auto mi = s.mirror_info(); !mi.is_null()) o["mirror"] = std::move(mi);
+  if (auto si = s.sources_info(); !si.is_null()) o["sources"] = std::move(si);
   o["ts"] = server::rfc3339_ns(now_ns());
   return o;
 }
@@ -197,6 +199,11 @@ void jetstream::api_stream_create(const inbound_msg& m, std::string_view name, b
   auto parsed = parse_stream_config(o, name, update);
   if (auto* e = std::get_if<api_error>(&parsed)) return respond_error(m.reply(), type, *e);
   auto cfg = std::get<stream_config>(std::move(parsed));
+  if (auto e = check_against_streams(cfg, [this](std::string_view n) -> const stream_config* {
+        auto* s = find_stream(n);
+        return s ? &s->config() : nullptr;
+      }))
+    return respond_error(m.reply(), type, e);
 
   auto* existing = find_stream(cfg.name);
   if (update) {
@@ -213,6 +220,8 @@ void jetstream::api_stream_create(const inbound_msg& m, std::string_view name, b
       return respond(m.reply(), std::move(r), false);
     }
     return respond_error(m.reply(), type, errors::stream_name_exist);
+  } else if (auto e = check_source_filters(cfg)) {
+    return respond_error(m.reply(), type, e);
   }
   for (auto& [n, s] : streams_) {
     if (n == cfg.name) continue;
@@ -226,6 +235,7 @@ void jetstream::api_stream_create(const inbound_msg& m, std::string_view name, b
     if (auto r = env_->put_stream_config(cfg.name, json::serialize(stored)); !r)
       return respond_error(m.reply(), type, errors::stream_store_failed.with(r.error().message()));
     existing->set_config(cfg);
+    refresh_linked();
     auto info = stream_info_json(*existing, true);
     json::object r;
     r["type"] = std::string(type_prefix) + type;
@@ -243,6 +253,8 @@ void jetstream::api_stream_create(const inbound_msg& m, std::string_view name, b
   auto* sp = s.get();
   streams_.emplace(cfg.name, std::move(s));
   sp->start();
+  refresh_linked();
+  on_stream_appended(cfg.name);  // mirrors and sources waiting for this stream pick it up
   auto info = stream_info_json(*sp, true);
   json::object r;
   r["type"] = std::string(type_prefix) + type;
@@ -291,6 +303,9 @@ void jetstream::api_stream_delete(const inbound_msg& m, std::string_view name) {
   it->second->stop();
   std::string n = it->first;
   streams_.erase(it);
+  refresh_linked();
+  for (auto* l : linked_)
+    if (l->reads_from(n)) l->on_origin_deleted(n);
   if (auto r = env_->delete_stream(n); !r)
     log::jetstream().error("Deleting stream {} from the store failed: {}", n, r.error().message());
   json::object r;
@@ -653,7 +668,11 @@ void jetstream::handle_direct_get(const inbound_msg& m) {
   auto* s = find_stream(m.stream);
   if (!s) return;
   std::string_view subj = m.subject();
-  std::string prefix = "$JS.API.DIRECT.GET." + m.stream;
+  // The subject names the stream asked for: a mirror serving its origin's gets sees the origin's.
+  constexpr std::string_view direct_get_prefix = "$JS.API.DIRECT.GET.";
+  std::string_view asked = subj.substr(std::min(subj.size(), direct_get_prefix.size()));
+  asked = asked.substr(0, asked.find('.'));
+  std::string prefix = std::string(direct_get_prefix) + std::string(asked);
   std::string_view last_subject;
   if (subj.size() > prefix.size() + 1) last_subject = subj.substr(prefix.size() + 1);
   auto status = [&](int code, const char* text) {

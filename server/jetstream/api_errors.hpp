@@ -106,6 +106,26 @@ inline const api_error consumer_ack_wait_negative{400, 10183, "consumer ack wait
 inline const api_error consumer_backoff_negative{400, 10184, "consumer backoff needs to be positive"};
 inline const api_error required_api_level{412, 10185, "JetStream minimum api level required"};
 inline const api_error stream_expected_last_seq_per_subject_invalid{400, 10193, "missing sequence for expected last sequence per subject"};
+inline const api_error stream_external_api_overlap{400, 10021, "stream external api prefix {prefix} must not overlap with {subject}"};
+inline const api_error stream_external_del_prefix_overlaps{400, 10022, "stream external delivery prefix {prefix} overlaps with stream subject {subject}"};
+inline const api_error stream_invalid_external_delivery_subj{400, 10024, "stream external delivery prefix {prefix} must not contain wildcards"};
+inline const api_error mirror_max_message_size_too_big{400, 10030, "stream mirror must have max message size >= source"};
+inline const api_error mirror_with_sources{400, 10031, "stream mirrors can not also contain other sources"};
+inline const api_error mirror_with_subjects{400, 10034, "stream mirrors can not contain subjects"};
+inline const api_error source_max_message_size_too_big{400, 10046, "stream source must have max message size >= target"};
+inline const api_error stream_create{500, 10049, "{err}"};
+inline const api_error source_duplicate_detected{400, 10140, "duplicate source configuration detected"};
+inline const api_error source_invalid_stream_name{400, 10141, "sourced stream name is invalid"};
+inline const api_error mirror_invalid_stream_name{400, 10142, "mirrored stream name is invalid"};
+inline const api_error source_multiple_filters_not_allowed{400, 10144, "source with multiple subject transforms cannot also have a single subject filter"};
+inline const api_error source_invalid_subject_filter{400, 10145, "source transform source: {err}"};
+inline const api_error source_invalid_transform_destination{400, 10146, "source transform: {err}"};
+inline const api_error source_overlapping_subject_filters{400, 10147, "source filters can not overlap"};
+inline const api_error mirror_multiple_filters_not_allowed{400, 10150, "mirror with multiple subject transforms cannot also have a single subject filter"};
+inline const api_error mirror_invalid_subject_filter{400, 10151, "mirror transform source: {err}"};
+inline const api_error mirror_overlapping_subject_filters{400, 10152, "mirror subject filters can not overlap"};
+inline const api_error mirror_invalid_transform_destination{400, 10154, "mirror transform: {err}"};
+inline const api_error mirror_with_atomic_publish{400, 10198, "stream mirrors can not also use atomic publishing"};
 // clang-format on
 }  // namespace errors
 

@@ -154,6 +154,7 @@ void jetstream::start() {
         auto st = sp->store().state();
         log::jetstream().info("  Restored {} messages for stream '$G > {}'", st.msgs, e.name);
       }
+      refresh_linked();
       for (const char* subj : {"$JS.API.INFO", "$JS.API.STREAM.>", "$JS.API.CONSUMER.>", "$JS.API.ACCOUNT.>",
                                "$JS.API.META.>", "$JS.API.SERVER.>"})
         api_subs_.push_back(subscribe(subj, target::api, {}));
@@ -313,6 +314,17 @@ void jetstream::on_interest(std::string_view subject) {
       for (auto& [cn, c] : st->consumers()) c->on_interest(s);
     end_of_task();
   });
+}
+
+void jetstream::on_stream_appended(std::string_view name) {
+  for (auto* s : linked_)
+    if (s->reads_from(name)) s->schedule_link_sync();
+}
+
+void jetstream::refresh_linked() {
+  linked_.clear();
+  for (auto& [n, s] : streams_)
+    if (s->has_links()) linked_.push_back(s.get());
 }
 
 stream* jetstream::find_stream(std::string_view name) {

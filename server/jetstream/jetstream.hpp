@@ -92,6 +92,9 @@ class jetstream {
   void kick();
   // A subscription appeared: push consumers waiting for interest may start delivering.
   void on_interest(std::string_view subject);
+  // Strand only: stream `name` stored messages or was created; the streams mirroring or sourcing
+  // it get a sync step.
+  void on_stream_appended(std::string_view name);
 
   // Strand only.
   [[nodiscard]] executor_type& executor() noexcept { return strand_; }
@@ -174,6 +177,7 @@ class jetstream {
   void api_consumer_next(const inbound_msg& m, std::string_view stream, std::string_view name);
 
   stream* find_stream(std::string_view name);
+  void refresh_linked();  // after streams are added, updated or removed
   boost::json::object stream_info_json(stream& s, bool with_cluster);
 
   server::server& srv_;
@@ -183,6 +187,7 @@ class jetstream {
   std::int64_t max_memory_ = 0, max_storage_ = 0;
   std::unique_ptr<storage::store_env> env_;
   std::map<std::string, std::unique_ptr<stream>, std::less<>> streams_;
+  std::vector<stream*> linked_;  // streams with a mirror or sources
   std::vector<std::shared_ptr<server::subscription>> api_subs_;
   std::vector<std::shared_ptr<server::subscriber>> kicks_;
   std::vector<std::string> confirms_;

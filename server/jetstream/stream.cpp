@@ -1,6 +1,7 @@
 #include "server/jetstream/stream.hpp"
 
 #include <charconv>
+#include <utility>
 
 #include <boost/json.hpp>
 
@@ -38,7 +39,7 @@ std::optional<std::int64_t> parse_ttl(std::string_view s) {
 
 stream::stream(jetstream& js, stream_config cfg, std::shared_ptr<storage::stream_store> store, std::int64_t created_ns)
     : js_(js), cfg_(std::move(cfg)), store_(std::move(store)), created_(created_ns), age_timer_(js.executor()),
-      ttl_timer_(js.executor()) {}
+      ttl_timer_(js.executor()), link_retry_timer_(js.executor()) {}
 
 stream::~stream() = default;
 
@@ -54,20 +55,24 @@ void stream::start() {
   }
   arm_age_timer();
   arm_ttl_timer();
+  init_links(nullptr);
 }
 
 void stream::stop() {
   for (auto& s : subs_) js_.unsubscribe(s);
   subs_.clear();
+  for (auto& s : mirror_direct_subs_) js_.unsubscribe(s);
+  mirror_direct_subs_.clear();
   age_timer_.cancel();
   ttl_timer_.cancel();
+  link_retry_timer_.cancel();
   for (auto& [n, c] : consumers_) c->stop();
 }
 
 void stream::set_config(stream_config cfg) {
   for (auto& s : subs_) js_.unsubscribe(s);
   subs_.clear();
-  cfg_ = std::move(cfg);
+  const stream_config old = std::exchange(cfg_, std::move(cfg));
   for (const auto& s : cfg_.subjects) subs_.push_back(js_.subscribe(s, target::ingest, cfg_.name));
   if (cfg_.allow_direct) {
     subs_.push_back(js_.subscribe("$JS.API.DIRECT.GET." + cfg_.name, target::direct_get, cfg_.name, "_sys_"));
@@ -75,6 +80,7 @@ void stream::set_config(stream_config cfg) {
   }
   enforce_limits_after_append();
   arm_age_timer();
+  init_links(&old);
   wake_consumers();
 }
 
@@ -282,24 +288,7 @@ api_error stream::stage_one(const inbound_msg& m, std::string_view reply, bool i
     }
   }
   // Discard new: refuse when the stream is full.
-  if (cfg_.discard == discard_policy::new_msgs) {
-    auto st = store_->state();
-    if (cfg_.max_msgs > 0 && st.msgs + staged_.size() >= static_cast<std::uint64_t>(cfg_.max_msgs))
-      return errors::stream_store_failed.with("maximum messages exceeded");
-    std::uint64_t msz = cfg_.storage == storage_kind::memory
-                            ? storage::memory_store_msg_size(subject.size(), hdr.size(), m.payload().size())
-                            : storage::file_store_msg_size(subject.size(), hdr.size(), m.payload().size());
-    if (cfg_.max_bytes > 0 && st.bytes + staged_bytes_ + msz > static_cast<std::uint64_t>(cfg_.max_bytes))
-      return errors::stream_store_failed.with("maximum bytes exceeded");
-    if (cfg_.discard_new_per_subject && cfg_.max_msgs_per_subject > 0) {
-      auto counts = store_->subject_counts(subject);
-      std::uint64_t have = counts.empty() ? 0 : counts.begin()->second;
-      for (const auto& s : staged_) have += s.subject == subject;
-      if (have >= static_cast<std::uint64_t>(cfg_.max_msgs_per_subject))
-        return errors::stream_store_failed.with("maximum messages per subject exceeded");
-    }
-    staged_bytes_ += msz;
-  }
+  if (auto e = check_discard_new(subject, hdr.size(), m.payload().size())) return e;
   if (sm.hdr.empty()) sm.hdr = std::string(hdr);
   sm.subject = std::move(subject);
   sm.data = std::string(m.payload());
@@ -314,6 +303,27 @@ api_error stream::stage_one(const inbound_msg& m, std::string_view reply, bool i
   const bool rollup = !sm.rollup.empty();
   staged_.push_back(std::move(sm));
   if (rollup && !in_batch) flush();  // the purge must see this message stored
+  return {};
+}
+
+api_error stream::check_discard_new(std::string_view subject, std::size_t hdr_size, std::size_t data_size) {
+  if (cfg_.discard != discard_policy::new_msgs) return {};
+  auto st = store_->state();
+  if (cfg_.max_msgs > 0 && st.msgs + staged_.size() >= static_cast<std::uint64_t>(cfg_.max_msgs))
+    return errors::stream_store_failed.with("maximum messages exceeded");
+  std::uint64_t msz = cfg_.storage == storage_kind::memory
+                          ? storage::memory_store_msg_size(subject.size(), hdr_size, data_size)
+                          : storage::file_store_msg_size(subject.size(), hdr_size, data_size);
+  if (cfg_.max_bytes > 0 && st.bytes + staged_bytes_ + msz > static_cast<std::uint64_t>(cfg_.max_bytes))
+    return errors::stream_store_failed.with("maximum bytes exceeded");
+  if (cfg_.discard_new_per_subject && cfg_.max_msgs_per_subject > 0) {
+    auto counts = store_->subject_counts(subject);
+    std::uint64_t have = counts.empty() ? 0 : counts.begin()->second;
+    for (const auto& s : staged_) have += s.subject == subject;
+    if (have >= static_cast<std::uint64_t>(cfg_.max_msgs_per_subject))
+      return errors::stream_store_failed.with("maximum messages per subject exceeded");
+  }
+  staged_bytes_ += msz;
   return {};
 }
 
@@ -364,6 +374,7 @@ void stream::flush() {
       }
     }
     if (cfg_.allow_msg_ttl) arm_ttl_timer();
+    js_.on_stream_appended(cfg_.name);
   }
   if (first) {
     // Keep the batch in the recent-message cache (bounded, oldest out first).
@@ -467,16 +478,19 @@ void stream::write_delete_markers(const std::map<std::string, std::uint64_t>& be
   if (wrote) {
     arm_ttl_timer();
     wake_consumers();
+    js_.on_stream_appended(cfg_.name);
   }
 }
 
 void stream::remove_msg(std::uint64_t seq) {
   storage::ignore_result(store_->remove(seq));
   invalidate_recent();
+  if (links_blocked()) schedule_link_sync();  // room again for a link held back by discard new
 }
 
 void stream::on_purged() {
   invalidate_recent();
+  if (links_blocked()) schedule_link_sync();
   for (auto& [n, c] : consumers_) c->on_stream_purged();
 }
 

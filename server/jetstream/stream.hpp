@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -12,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "server/jetstream/jetstream.hpp"
+#include "server/jetstream/stream_sources.hpp"
 
 namespace jb::jetstream {
 
@@ -57,6 +59,18 @@ class stream {
     recent_bytes_ = 0;
   }
 
+  // ---- mirror and sources (stream_sources.cpp) ----
+  [[nodiscard]] bool has_links() const noexcept { return mirror_.has_value() || !sources_.empty(); }
+  // True when this stream mirrors or sources the local stream `origin`.
+  [[nodiscard]] bool reads_from(std::string_view origin) const;
+  // Posts one sync step (at most one pending): copies what is new in the origins.
+  void schedule_link_sync();
+  // The origin was deleted: its links report `stream not found` until it is back.
+  void on_origin_deleted(std::string_view origin);
+  // STREAM.INFO `mirror` (null when not a mirror) and `sources` (null when none).
+  [[nodiscard]] boost::json::value mirror_info() const;
+  [[nodiscard]] boost::json::value sources_info() const;
+
   std::map<std::string, std::unique_ptr<consumer>, std::less<>>& consumers() noexcept { return consumers_; }
   consumer* find_consumer(std::string_view name);
   void delete_consumer(std::string_view name);
@@ -93,6 +107,21 @@ class stream {
   void enforce_limits_after_append(const std::vector<std::string>* appended_subjects = nullptr);
   void pub_error(std::string_view reply, const api_error& e);
   std::uint64_t last_seq_for_subject(std::string_view subject);
+  // Discard-new limits for one more message of this size (counts it as staged when accepted).
+  api_error check_discard_new(std::string_view subject, std::size_t hdr_size, std::size_t data_size);
+  // Mirrors and sources.
+  void init_links(const stream_config* old_cfg);
+  void find_source_positions(const std::vector<source_link*>& links);
+  void sync_links();
+  // One step for one link; copies at most `budget` messages (decremented). Returns true when the
+  // origin has more to copy.
+  bool sync_link(source_link& l, std::size_t& budget);
+  void position_link(source_link& l, stream& origin);
+  // Stages one copied message; false when discard-new limits refuse it.
+  bool stage_copied(const source_link& l, const storage::stored_msg& m);
+  void update_mirror_direct();
+  [[nodiscard]] bool links_blocked() const noexcept;
+  [[nodiscard]] boost::json::object link_json(const source_link& l) const;
   void prune_dedupe(std::int64_t now);
 
   jetstream& js_;
@@ -113,6 +142,11 @@ class stream {
   std::string last_msg_id_;
   std::map<std::string, pending_batch> batches_;
   std::set<std::string> marker_subjects_;
+  std::optional<source_link> mirror_;
+  std::vector<source_link> sources_;
+  bool link_sync_posted_ = false;
+  boost::asio::steady_timer link_retry_timer_;
+  std::vector<std::shared_ptr<server::subscription>> mirror_direct_subs_;
   std::deque<storage::stored_msg> recent_;
   std::size_t recent_bytes_ = 0;  // subjects whose newest message is our delete marker
 };

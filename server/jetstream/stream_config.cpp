@@ -1,11 +1,14 @@
 #include "server/jetstream/stream_config.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <cstdio>
 
 #include "protocol/subject.hpp"
 #include "server/jetstream/json_util.hpp"
 #include "server/jetstream/subject_transform.hpp"
 #include "server/server.hpp"
+#include "server/time_util.hpp"
 
 namespace jb::jetstream {
 
@@ -31,7 +34,255 @@ bool lower_equals(std::string_view a, std::string_view b) {
   return true;
 }
 
+std::vector<std::string> split_keep_empty(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (;;) {
+    auto pos = s.find(sep, start);
+    out.emplace_back(s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start));
+    if (pos == std::string_view::npos) return out;
+    start = pos + 1;
+  }
+}
+
+bool has_fwc(std::string_view subject) {
+  return subject == ">" || (subject.size() >= 2 && subject.substr(subject.size() - 2) == ".>");
+}
+
+// The index of a {{wildcard(n)}} / $n destination token, 0 when the token is a literal, -1 for any
+// other mapping function (we only support wildcard mappings).
+int mapping_token_index(std::string_view tok) {
+  auto parse_num = [](std::string_view d) {
+    int n = 0;
+    auto [p, ec] = std::from_chars(d.data(), d.data() + d.size(), n);
+    return (ec == std::errc() && p == d.data() + d.size() && n > 0) ? n : -1;
+  };
+  if (tok.size() > 1 && tok[0] == '$') {  // "$n"; other '$' tokens ("$KV") are literals
+    auto digits = tok.substr(1);
+    return digits.find_first_not_of("0123456789") != std::string_view::npos ? 0 : parse_num(digits);
+  }
+  if (tok.size() <= 4 || tok.substr(0, 2) != "{{" || tok.substr(tok.size() - 2) != "}}") return 0;
+  std::string body;
+  for (char c : tok.substr(2, tok.size() - 4))
+    if (c != ' ') body += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (body.rfind("wildcard(", 0) != 0 || body.back() != ')') return -1;
+  int n = parse_num(std::string_view(body).substr(9, body.size() - 10));
+  return n > 0 ? n : -1;
+}
+
+// nats-server's ValidateMapping(src, dest) for source and mirror transforms: "" when valid,
+// otherwise the error text. An empty destination means "filter only".
+std::string mapping_error(std::string_view src, std::string_view dest) {
+  static constexpr std::string_view bad_dest = "invalid mapping destination";
+  if (dest.empty()) return {};
+  bool after_fwc = false;
+  for (const auto& t : split_keep_empty(dest, '.')) {
+    if (t.empty() || after_fwc) return std::string(bad_dest) + ": invalid transform in " + t;
+    if (t.size() > 4 && t.starts_with("{{") && t.ends_with("}}")) {
+      if (mapping_token_index(t) < 0) return std::string(bad_dest) + ": unknown function in " + t;
+      continue;
+    }
+    if (t == ">") after_fwc = true;
+    else if (t.find_first_of("\t\n\f\r ") != std::string::npos) return std::string(bad_dest) + ": invalid transform";
+  }
+  if (src.empty()) src = ">";
+  int src_pwcs = 0, dest_pwcs = 0;
+  for (auto tok : protocol::tokens(src)) src_pwcs += tok == "*";
+  for (auto tok : protocol::tokens(dest)) dest_pwcs += tok == "*";
+  if (!protocol::is_valid_filter(src) || !protocol::is_valid_filter(dest) || dest_pwcs > 0 || has_fwc(src) != has_fwc(dest))
+    return "invalid subject";
+  for (auto tok : protocol::tokens(dest)) {
+    int n = mapping_token_index(tok);
+    if (n > src_pwcs) return std::string(bad_dest) + ": wildcard index out of range in " + std::string(tok) + ": [" + std::to_string(n) + "]";
+  }
+  return {};
+}
+
+// Seconds east of UTC of an RFC 3339 time ("Z" = 0).
+int rfc3339_offset(std::string_view t) {
+  if (t.size() < 6 || t.back() == 'Z' || t.back() == 'z') return 0;
+  auto tail = t.substr(t.size() - 6);
+  if ((tail[0] != '+' && tail[0] != '-') || tail[3] != ':') return 0;
+  int h = (tail[1] - '0') * 10 + (tail[2] - '0'), m = (tail[4] - '0') * 10 + (tail[5] - '0');
+  return (h * 3600 + m * 60) * (tail[0] == '-' ? -1 : 1);
+}
+
+// Go's time.Time JSON form: RFC 3339 with trailing zeros trimmed, in the offset it was given in.
+std::string go_time_with_offset(std::int64_t ns, int offset) {
+  if (offset == 0) return server::rfc3339_ns(ns);
+  std::string s = server::rfc3339_ns(ns + static_cast<std::int64_t>(offset) * ns_per_s);
+  s.pop_back();  // 'Z'
+  const int a = offset < 0 ? -offset : offset;
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%c%02d:%02d", offset < 0 ? '-' : '+', (a / 3600) % 100, a / 60 % 60);
+  return s + buf;
+}
+
+// One StreamSource object (mirror or sources[i]).
+std::variant<stream_source_cfg, api_error> parse_source(const json::value& v, const std::string& field) {
+  static constexpr const char* st = "StreamSource";
+  if (!v.is_object())
+    return bad_json("json: cannot unmarshal value into Go struct field StreamConfig." + field + " of type server.StreamSource");
+  const auto& o = v.as_object();
+  if (auto u = json_util::unknown_field(o, {"name", "opt_start_seq", "opt_start_time", "filter_subject",
+                                            "subject_transforms", "external", "consumer"}))
+    return bad_json("json: unknown field \"" + *u + "\"");
+  stream_source_cfg src;
+  std::string err, start_time;
+  if (!get_string(o, "name", src.name, err, st) || !get_uint(o, "opt_start_seq", src.opt_start_seq, err, st) ||
+      !get_string(o, "opt_start_time", start_time, err, st) ||
+      !get_string(o, "filter_subject", src.filter_subject, err, st))
+    return bad_json(err);
+  if (!start_time.empty()) {
+    auto t = json_util::parse_rfc3339(start_time);
+    if (!t) return bad_json("parsing time \"\\\"" + start_time + "\\\"\" as \"\\\"2006-01-02T15:04:05Z07:00\\\"\"");
+    src.opt_start_time = *t;
+    src.opt_start_time_offset = rfc3339_offset(start_time);
+  }
+  if (auto* t = o.if_contains("subject_transforms"); t && !t->is_null()) {
+    if (!t->is_array())
+      return bad_json("json: cannot unmarshal value into Go struct field StreamSource." + field +
+                      ".subject_transforms of type []server.SubjectTransformConfig");
+    for (const auto& e : t->as_array()) {
+      if (!e.is_object())
+        return bad_json("json: cannot unmarshal value into Go struct field StreamSource." + field +
+                        ".subject_transforms of type server.SubjectTransformConfig");
+      if (auto u = json_util::unknown_field(e.as_object(), {"src", "dest"}))
+        return bad_json("json: unknown field \"" + *u + "\"");
+      subject_transform_cfg tr;
+      if (!get_string(e.as_object(), "src", tr.src, err, "SubjectTransformConfig") ||
+          !get_string(e.as_object(), "dest", tr.dest, err, "SubjectTransformConfig"))
+        return bad_json(err);
+      src.subject_transforms.push_back(std::move(tr));
+    }
+  }
+  if (auto* x = o.if_contains("external"); x && !x->is_null()) {
+    if (!x->is_object())
+      return bad_json("json: cannot unmarshal value into Go struct field StreamSource." + field +
+                      ".external of type server.ExternalStream");
+    if (auto u = json_util::unknown_field(x->as_object(), {"api", "deliver"}))
+      return bad_json("json: unknown field \"" + *u + "\"");
+    external_stream_cfg ext;
+    if (!get_string(x->as_object(), "api", ext.api, err, "ExternalStream") ||
+        !get_string(x->as_object(), "deliver", ext.deliver, err, "ExternalStream"))
+      return bad_json(err);
+    src.external = std::move(ext);
+  }
+  // Durable sourcing consumers (2.14) need a consumer on the origin's server; not provided.
+  if (auto* c = o.if_contains("consumer"); c && !c->is_null())
+    return invalid("durable sourcing consumers are not supported by this server");
+  return src;
+}
+
+json::object source_json(const stream_source_cfg& src) {
+  json::object o;
+  o["name"] = src.name;
+  if (src.opt_start_seq) o["opt_start_seq"] = src.opt_start_seq;
+  if (src.opt_start_time) o["opt_start_time"] = go_time_with_offset(*src.opt_start_time, src.opt_start_time_offset);
+  if (!src.filter_subject.empty()) o["filter_subject"] = src.filter_subject;
+  if (!src.subject_transforms.empty()) {
+    json::array a;
+    for (const auto& t : src.subject_transforms) a.push_back(json::object{{"src", t.src}, {"dest", t.dest}});
+    o["subject_transforms"] = std::move(a);
+  }
+  if (src.external) o["external"] = json::object{{"api", src.external->api}, {"deliver", src.external->deliver}};
+  return o;
+}
+
+// Validation of the mirror and sources that needs no other stream (nats checkStreamCfg, in its
+// order); `prefixes` collects the external delivery and API prefixes for the checks after.
+api_error check_mirror(const stream_config& c, std::vector<std::string>& deliver_prefixes,
+                       std::vector<std::string>& api_prefixes) {
+  const auto& m = *c.mirror;
+  if (c.first_seq > 0) return errors::stream_mirror_with_first_seq;
+  if (!c.subjects.empty()) return errors::mirror_with_subjects;
+  if (!c.sources.empty()) return errors::mirror_with_sources;
+  if (c.allow_atomic) return errors::mirror_with_atomic_publish;
+  if (!m.filter_subject.empty() && !m.subject_transforms.empty()) return errors::mirror_multiple_filters_not_allowed;
+  if (c.subject_delete_marker_ttl > 0) return invalid("subject delete markers forbidden on mirrors");
+  for (std::size_t i = 0; i < m.subject_transforms.size(); ++i) {
+    const auto& tr = m.subject_transforms[i];
+    if (!tr.src.empty() && !protocol::is_valid_filter(tr.src))
+      return errors::mirror_invalid_subject_filter.with("invalid subject " + tr.src);
+    if (auto e = mapping_error(tr.src, tr.dest); !e.empty()) return errors::mirror_invalid_transform_destination.with(e);
+    for (std::size_t j = 0; j < m.subject_transforms.size(); ++j) {
+      const auto& other = m.subject_transforms[j].src;
+      if (i != j && protocol::subjects_overlap(tr.src.empty() ? ">" : tr.src, other.empty() ? ">" : other))
+        return errors::mirror_overlapping_subject_filters;
+    }
+  }
+  if (!m.external) {
+    if (!is_valid_asset_name(m.name)) return errors::mirror_invalid_stream_name;
+  } else {
+    if (!m.external->deliver.empty()) deliver_prefixes.push_back(m.external->deliver);
+    if (!m.external->api.empty()) api_prefixes.push_back(m.external->api);
+  }
+  return {};
+}
+
+api_error check_sources(const stream_config& c, std::vector<std::string>& deliver_prefixes,
+                        std::vector<std::string>& api_prefixes) {
+  std::vector<std::string> inames;
+  for (const auto& src : c.sources) {
+    if (!is_valid_asset_name(src.name)) return errors::source_invalid_stream_name;
+    auto iname = src.index_name();
+    if (std::find(inames.begin(), inames.end(), iname) != inames.end()) return errors::source_duplicate_detected;
+    inames.push_back(std::move(iname));
+    if (!src.filter_subject.empty() && !src.subject_transforms.empty()) return errors::source_multiple_filters_not_allowed;
+    for (const auto& tr : src.subject_transforms) {
+      if (!tr.src.empty() && !protocol::is_valid_filter(tr.src))
+        return errors::source_invalid_subject_filter.with("invalid subject " + tr.src);
+      if (auto e = mapping_error(tr.src, tr.dest); !e.empty()) return errors::source_invalid_transform_destination.with(e);
+    }
+    for (std::size_t i = 0; i < src.subject_transforms.size(); ++i)
+      for (std::size_t j = 0; j < src.subject_transforms.size(); ++j) {
+        const auto& a = src.subject_transforms[i].src;
+        const auto& b = src.subject_transforms[j].src;
+        if (i != j && protocol::subject_is_subset(a.empty() ? ">" : a, b.empty() ? ">" : b))
+          return errors::source_overlapping_subject_filters;
+      }
+    if (src.external) {
+      if (!src.external->deliver.empty()) deliver_prefixes.push_back(src.external->deliver);
+      if (!src.external->api.empty()) api_prefixes.push_back(src.external->api);
+    }
+  }
+  return {};
+}
+
 }  // namespace
+
+std::string stream_source_cfg::index_name() const {
+  std::string iname = name;
+  if (external) iname += ":" + external->api;
+  std::string srcs, dests;
+  if (subject_transforms.empty()) {
+    srcs = filter_subject.empty() ? ">" : filter_subject;
+    dests = ">";
+  } else {
+    for (std::size_t i = 0; i < subject_transforms.size(); ++i) {
+      if (i) {
+        srcs += '\f';
+        dests += '\f';
+      }
+      srcs += subject_transforms[i].src.empty() ? ">" : subject_transforms[i].src;
+      dests += subject_transforms[i].dest.empty() ? ">" : subject_transforms[i].dest;
+    }
+  }
+  return iname + " " + srcs + " " + dests;
+}
+
+std::vector<std::string> stream_source_cfg::filters() const {
+  std::vector<std::string> out;
+  if (subject_transforms.empty()) {
+    if (!filter_subject.empty() && filter_subject != ">") out.push_back(filter_subject);
+    return out;
+  }
+  for (const auto& t : subject_transforms) {
+    if (t.src.empty() || t.src == ">") return {};  // one of them takes everything
+    out.push_back(t.src);
+  }
+  return out;
+}
 
 bool has_path_separator(std::string_view name) {
   return name.find('/') != std::string_view::npos || name.find('\\') != std::string_view::npos;
@@ -102,6 +353,20 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
       c.subjects.emplace_back(e.as_string());
     }
   }
+  if (auto* m = o.if_contains("mirror"); m && !m->is_null()) {
+    auto src = parse_source(*m, "mirror");
+    if (auto* e = std::get_if<api_error>(&src)) return *e;
+    c.mirror = std::get<stream_source_cfg>(std::move(src));
+  }
+  if (auto* s = o.if_contains("sources"); s && !s->is_null()) {
+    if (!s->is_array()) return bad_json("json: cannot unmarshal value into Go struct field StreamConfig.sources of type []*server.StreamSource");
+    for (const auto& e : s->as_array()) {
+      if (e.is_null()) return errors::source_invalid_stream_name;  // a null entry: nats' nil source
+      auto src = parse_source(e, "sources");
+      if (auto* err2 = std::get_if<api_error>(&src)) return *err2;
+      c.sources.push_back(std::get<stream_source_cfg>(std::move(src)));
+    }
+  }
   if (auto* m = o.if_contains("metadata"); m && !m->is_null()) {
     if (!m->is_object()) return bad_json("json: cannot unmarshal value into Go struct field StreamConfig.metadata of type map[string]string");
     for (const auto& kv : m->as_object()) {
@@ -150,12 +415,6 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
   if (c.description.size() > 4096) return invalid("stream description is too long, maximum allowed is 4096");
 
   // Features this single server does not provide are refused, never silently ignored.
-  if (auto* m = o.if_contains("mirror"); m && !m->is_null()) {
-    if (c.first_seq > 0) return errors::stream_mirror_with_first_seq;
-    return invalid("stream mirrors are not supported by this server");
-  }
-  if (auto* s = o.if_contains("sources"); s && !s->is_null() && !(s->is_array() && s->as_array().empty()))
-    return invalid("stream sources are not supported by this server");
   if (auto* r = o.if_contains("republish"); r && r->is_object()) {
     republish_cfg rp;
     if (!get_string(r->as_object(), "src", rp.src, err, "RePublish") ||
@@ -192,8 +451,10 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
   if (c.max_age > 0 && c.max_age < 100 * ns_per_ms) return invalid("max age needs to be >= 100ms");
   if (c.duplicate_window < 0) return invalid("duplicates window can not be negative");
   if (c.duplicate_window == 0) {
-    c.duplicate_window = default_duplicate_window;
-    if (c.max_age > 0 && c.max_age < c.duplicate_window) c.duplicate_window = c.max_age;
+    if (!c.mirror && c.sources.empty()) {  // mirrors and sources keep 0 (no de-duplication)
+      c.duplicate_window = default_duplicate_window;
+      if (c.max_age > 0 && c.max_age < c.duplicate_window) c.duplicate_window = c.max_age;
+    }
   } else {
     if (c.duplicate_window < 100 * ns_per_ms) return invalid("duplicates window needs to be >= 100ms");
     if (c.max_age > 0 && c.duplicate_window > c.max_age)
@@ -207,7 +468,8 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
     c.deny_delete = c.deny_purge = true;
     c.allow_rollup_hdrs = false;
   }
-  if (c.mirror_direct) return invalid("stream has no mirror but does have mirror direct");
+  // nats-server checks this on create only (an update may carry a promoted mirror's flag).
+  if (c.mirror_direct && !c.mirror && !for_update) return invalid("stream has no mirror but does have mirror direct");
   if (c.discard_new_per_subject) {
     if (c.discard != discard_policy::new_msgs) return invalid("discard new per subject requires discard new policy to be set");
     if (c.max_msgs_per_subject <= 0) return invalid("discard new per subject requires max msgs per subject > 0");
@@ -220,8 +482,23 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
   }
   if (c.deny_purge && c.allow_rollup_hdrs && !c.sealed) return invalid("roll-ups require the purge permission");
 
+  // Mirror and sources (the checks that need no other stream; see check_against_streams).
+  {
+    std::vector<std::string> deliver_prefixes, api_prefixes;
+    if (c.mirror)
+      if (auto e = check_mirror(c, deliver_prefixes, api_prefixes)) return e;
+    if (auto e = check_sources(c, deliver_prefixes, api_prefixes)) return e;
+    for (const auto& p : deliver_prefixes)
+      if (!protocol::is_valid_literal_subject(p)) return errors::stream_invalid_external_delivery_subj.with(p);
+    for (const auto& p : api_prefixes) {
+      if (!protocol::is_valid_literal_subject(p))
+        return invalid("stream external api prefix \"" + p + "\" must be a valid subject without wildcards");
+      if (protocol::subjects_overlap(p, "$JS.API")) return errors::stream_external_api_overlap.with(p).with("$JS.API");
+    }
+  }
+
   // Subjects.
-  if (c.subjects.empty()) c.subjects.push_back(c.name);
+  if (c.subjects.empty() && !c.mirror && c.sources.empty()) c.subjects.push_back(c.name);
   for (const auto& s : c.subjects)
     if (!protocol::is_valid_filter(s)) return invalid("invalid subject");
   for (std::size_t i = 0; i < c.subjects.size(); ++i)
@@ -252,9 +529,11 @@ json::object to_json(const stream_config& c, bool with_version_metadata) {
   json::object o;
   o["name"] = c.name;
   if (!c.description.empty()) o["description"] = c.description;
-  json::array subs;
-  for (const auto& s : c.subjects) subs.emplace_back(s);
-  o["subjects"] = std::move(subs);
+  if (!c.subjects.empty()) {
+    json::array subs;
+    for (const auto& s : c.subjects) subs.emplace_back(s);
+    o["subjects"] = std::move(subs);
+  }
   if (c.subject_transform) o["subject_transform"] = json::object{{"src", c.subject_transform->src}, {"dest", c.subject_transform->dest}};
   if (c.republish) {
     json::object rp{{"src", c.republish->src}, {"dest", c.republish->dest}};
@@ -275,6 +554,12 @@ json::object to_json(const stream_config& c, bool with_version_metadata) {
   if (c.no_ack) o["no_ack"] = true;
   if (c.duplicate_window) o["duplicate_window"] = c.duplicate_window;
   if (!c.placement.is_null()) o["placement"] = c.placement;
+  if (c.mirror) o["mirror"] = source_json(*c.mirror);
+  if (!c.sources.empty()) {
+    json::array a;
+    for (const auto& src : c.sources) a.push_back(source_json(src));
+    o["sources"] = std::move(a);
+  }
   o["compression"] = c.compression;
   if (c.first_seq) o["first_seq"] = c.first_seq;
   o["allow_direct"] = c.allow_direct;
@@ -305,7 +590,64 @@ api_error check_update(const stream_config& o, const stream_config& n) {
   if (o.sealed && !n.sealed) return invalid("stream configuration update can not unseal a sealed stream");
   if (o.deny_delete && !n.deny_delete) return invalid("stream configuration update can not cancel deny message deletes");
   if (o.deny_purge && !n.deny_purge) return invalid("stream configuration update can not cancel deny purge");
+  // Removing the mirror promotes it to a normal stream; any other change is refused.
+  if (n.mirror && n.mirror != o.mirror) return errors::stream_mirror_not_updatable;
   if (o.allow_msg_ttl && !n.allow_msg_ttl) return invalid("message TTL status can not be disabled");
+  return {};
+}
+
+}  // namespace jb::jetstream
+
+namespace jb::jetstream {
+
+api_error check_source_filters(const stream_config& c) {
+  if (c.mirror && c.mirror->subject_transforms.empty() && !c.mirror->filter_subject.empty() &&
+      !protocol::is_valid_filter(c.mirror->filter_subject))
+    return errors::stream_create.with("subject filter '" + c.mirror->filter_subject + "' for the mirror invalid subject");
+  for (const auto& src : c.sources)
+    if (src.subject_transforms.empty() && !src.filter_subject.empty() && !protocol::is_valid_filter(src.filter_subject))
+      return errors::stream_create.with("subject filter '" + src.filter_subject + "' for the source: invalid subject");
+  return {};
+}
+
+api_error check_against_streams(stream_config& cfg,
+                                const std::function<const stream_config*(std::string_view)>& lookup) {
+  if (cfg.mirror && !cfg.mirror->external) {
+    if (const auto* origin = lookup(cfg.mirror->name)) {
+      if (cfg.max_msg_size > 0 && origin->max_msg_size > 0 && cfg.max_msg_size < origin->max_msg_size)
+        return errors::mirror_max_message_size_too_big;
+      cfg.mirror_direct = origin->allow_direct;  // a mirror serves direct gets when its origin does
+    }
+  }
+  for (const auto& src : cfg.sources) {
+    if (src.external) continue;
+    if (const auto* origin = lookup(src.name))
+      if (cfg.max_msg_size > 0 && origin->max_msg_size > 0 && cfg.max_msg_size < origin->max_msg_size)
+        return errors::source_max_message_size_too_big;
+  }
+  // Cycles: walk what this stream sources from, transitively (nats checkStreamCfg).
+  std::vector<const stream_config*> to_visit{&cfg};
+  std::vector<std::string> visited;
+  auto seen = [&](const std::string& n) { return std::find(visited.begin(), visited.end(), n) != visited.end(); };
+  while (!to_visit.empty()) {
+    const stream_config* cur = to_visit.front();
+    to_visit.erase(to_visit.begin());
+    visited.push_back(cur->name);
+    for (const auto& src : cur->sources) {
+      if (src.external) continue;
+      if (seen(src.name)) {
+        bool overlaps = src.filter_subject.empty();
+        for (const auto& subj : cur->subjects) overlaps = overlaps || protocol::subjects_overlap(subj, src.filter_subject);
+        if (overlaps) return invalid("detected cycle");
+      } else if (const auto* next = lookup(src.name)) {
+        to_visit.push_back(next);
+      }
+    }
+    if (cur->mirror && !cur->mirror->external) {
+      if (seen(cur->mirror->name)) return invalid("detected cycle");
+      if (const auto* next = lookup(cur->mirror->name)) to_visit.push_back(next);
+    }
+  }
   return {};
 }
 

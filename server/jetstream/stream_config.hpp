@@ -2,6 +2,7 @@
 // StreamConfig: parsed from API JSON, validated and normalised the way nats-server's
 // checkStreamCfg does it, and written back with the same fields and defaults.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -21,6 +22,33 @@ enum class storage_kind { file, memory };
 struct subject_transform_cfg {
   std::string src, dest;
   bool operator==(const subject_transform_cfg&) const = default;
+};
+
+// StreamSource.external: reach a stream through another domain's or account's API prefix.
+struct external_stream_cfg {
+  std::string api, deliver;
+  bool operator==(const external_stream_cfg&) const = default;
+};
+
+// A mirror or one of the sources of a stream (nats StreamSource).
+struct stream_source_cfg {
+  std::string name;
+  std::uint64_t opt_start_seq = 0;
+  std::optional<std::int64_t> opt_start_time;  // unix ns
+  int opt_start_time_offset = 0;               // seconds east of UTC as given, echoed back (Go keeps it)
+  std::string filter_subject;
+  std::vector<subject_transform_cfg> subject_transforms;
+  std::optional<external_stream_cfg> external;
+
+  // nats-server's index name: "<name>[:<api prefix>] <filters> <destinations>", with ">" for an
+  // empty filter or destination and multiple transforms joined by '\f'. Distinct sources have
+  // distinct index names; the name, filter and destination parts also form the start of the
+  // Nats-Stream-Source header of sourced messages.
+  [[nodiscard]] std::string index_name() const;
+  // The subjects this source reads from its origin: the filter, or the transforms' sources; empty
+  // means every subject.
+  [[nodiscard]] std::vector<std::string> filters() const;
+  bool operator==(const stream_source_cfg&) const = default;
 };
 
 struct republish_cfg {
@@ -59,6 +87,8 @@ struct stream_config {
   std::int64_t consumer_limits_inactive_threshold = 0;
   std::int64_t consumer_limits_max_ack_pending = 0;
   boost::json::value placement;  // echoed back as given (single server)
+  std::optional<stream_source_cfg> mirror;
+  std::vector<stream_source_cfg> sources;
 
   bool operator==(const stream_config&) const = default;
 };
@@ -75,6 +105,17 @@ boost::json::object to_json(const stream_config& c, bool with_version_metadata);
 
 // Checks an update against the existing config (what may not change).
 api_error check_update(const stream_config& old_cfg, const stream_config& new_cfg);
+
+// The checks that need the other streams of the account (nats checkStreamCfg's lookups):
+// max_msg_size against local origins (10030/10046), mirror_direct inherited from a local origin's
+// allow_direct, and mirror/source cycles ("detected cycle"). `lookup` returns the config of a
+// local stream, or nullptr. May change `cfg` (mirror_direct).
+// Filter subjects of the mirror and sources (nats-server checks them when adding a new stream,
+// after the name-in-use check: 10049).
+api_error check_source_filters(const stream_config& cfg);
+
+api_error check_against_streams(stream_config& cfg,
+                                const std::function<const stream_config*(std::string_view)>& lookup);
 
 const char* to_string(retention_policy r);
 const char* to_string(discard_policy d);

@@ -21,7 +21,12 @@ int mapping_index(std::string_view tok) {
     auto [p, ec] = std::from_chars(d.data(), d.data() + d.size(), n);
     return (ec == std::errc() && p == d.data() + d.size() && n > 0) ? n : -1;
   };
-  if (tok.size() > 1 && tok[0] == '$') return parse_num(tok.substr(1));
+  // "$n" is the legacy form of wildcard(n); any other token starting with '$' ("$KV") is a literal.
+  if (tok.size() > 1 && tok[0] == '$') {
+    auto digits = tok.substr(1);
+    if (digits.find_first_not_of("0123456789") != std::string_view::npos) return 0;
+    return parse_num(digits);
+  }
   if (tok.substr(0, 2) != "{{") return 0;
   if (tok.size() < 4 || tok.substr(tok.size() - 2) != "}}") return -1;
   std::string body;

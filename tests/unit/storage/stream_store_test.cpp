@@ -425,6 +425,35 @@ TYPED_TEST(stream_store_test, set_first_seq) {
   EXPECT_EQ(this->s().state().first_seq, 1000u);
 }
 
+TYPED_TEST(stream_store_test, skip_to) {
+  // Empty stream: the skipped range moves first_seq along.
+  ASSERT_TRUE(this->s().skip_to(5, 77));
+  auto st = this->s().state();
+  EXPECT_EQ(st.first_seq, 6u);
+  EXPECT_EQ(st.last_seq, 5u);
+  EXPECT_EQ(st.last_ts, 77);
+  EXPECT_EQ(st.num_deleted, 0u);
+  this->reopen_and_compare();
+  EXPECT_EQ(this->add("a", "x", {}, 100), 6u);
+  // Non-empty: skipped sequences are interior deletes once something follows them.
+  ASSERT_TRUE(this->s().skip_to(9, 200));
+  st = this->s().state(state_detail::with_deleted);
+  EXPECT_EQ(st.first_seq, 6u);
+  EXPECT_EQ(st.last_seq, 9u);
+  EXPECT_EQ(st.last_ts, 100);
+  EXPECT_EQ(st.msgs, 1u);
+  this->reopen_and_compare();
+  EXPECT_EQ(this->add("b", "y", {}, 300), 10u);
+  st = this->s().state(state_detail::with_deleted);
+  EXPECT_EQ(st.num_deleted, 3u);
+  EXPECT_EQ(st.deleted, (std::vector<stream_seq>{7, 8, 9}));
+  // Backwards is a no-op.
+  ASSERT_TRUE(this->s().skip_to(3, 400));
+  EXPECT_EQ(this->s().state().last_seq, 10u);
+  EXPECT_EQ(this->s().load_next(7, std::string_view{}).value().seq, 10u);
+  this->reopen_and_compare();
+}
+
 TYPED_TEST(stream_store_test, deleted_stream_answers_closed) {
   this->add("a");
   auto keep = this->s_;
