@@ -628,8 +628,6 @@ class loader {
           u.perms = parse_permissions(mv);
         } else if (k == "allowed_connection_types" || k == "connection_types" || k == "clients") {
           if (auto s = strings(mv)) u.allowed_connection_types = *s;
-        } else if (k == "account") {
-          if (auto s = str(mv)) u.account = *s;
         } else if (k == "proxy_required") {
           // Accepted; not implemented.
         } else {

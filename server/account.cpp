@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "protocol/headers.hpp"
 #include "protocol/subject.hpp"
 #include "server/router.hpp"
 
@@ -14,6 +15,7 @@ constexpr auto response_ttl = std::chrono::minutes(2);
 // for chains, and a stop for cycles (A imports from B what B imports from A).
 constexpr int max_forward_depth = 8;
 thread_local int tl_forward_depth = 0;
+thread_local std::int64_t tl_publisher_rtt_ns = 0;
 
 constexpr char base62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -61,7 +63,16 @@ class service_forwarder final : public subscriber {
     else subject = protocol::has_wildcard(subject_) ? std::string(m.subject) : subject_;
     std::string reply;
     if (!m.reply.empty()) reply = exporter_.add_response(importer_, m.reply, singleton_);
-    return route_into(exporter_, message_view{subject, reply, m.headers, m.payload}).any_interest;
+    // nats-server tells the service who is asking: the requester's account (and its RTT).
+    std::string info = "{\"acc\":\"" + importer_.name() + "\"";
+    if (tl_publisher_rtt_ns > 0) info += ",\"rtt\":" + std::to_string(tl_publisher_rtt_ns);
+    info += "}";
+    std::string headers;
+    if (!m.headers.empty()) headers = protocol::remove_header(m.headers, "Nats-Request-Info");
+    if (headers.size() < 4) headers = std::string(protocol::header_version) + "\r\n";
+    else headers.resize(headers.size() - 2);  // reopen the block: drop its empty last line
+    headers += "Nats-Request-Info: " + info + "\r\n\r\n";
+    return route_into(exporter_, message_view{subject, reply, headers, m.payload}).any_interest;
   }
 
  private:
@@ -125,6 +136,8 @@ class response_router final : public subscriber {
   std::unordered_map<std::string, entry> map_;  // guarded by mu_
   int adds_since_prune_ = 0;                    // guarded by mu_
 };
+
+void set_publisher_rtt(std::int64_t rtt_ns) noexcept { tl_publisher_rtt_ns = rtt_ns; }
 
 std::string stream_import::local_subject(std::string_view remote) const {
   if (!prefix.empty()) return prefix + "." + std::string(remote);

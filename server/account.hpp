@@ -52,6 +52,10 @@ struct stream_import {
   [[nodiscard]] std::optional<std::string> remote_filter(std::string_view local_filter) const;
 };
 
+// The round-trip time of the client whose message is being routed on this thread, reported to
+// services in the Nats-Request-Info header of imported requests (0: not measured yet).
+void set_publisher_rtt(std::int64_t rtt_ns) noexcept;
+
 class account {
  public:
   explicit account(std::string name);
@@ -70,6 +74,8 @@ class account {
   // subject itself). Returns false when the subjects do not fit together.
   bool add_stream_import(account& from, const std::string& subject, const std::string& to, bool is_prefix);
   bool add_service_import(account& from, const std::string& subject, const std::string& to, bool singleton);
+
+  [[nodiscard]] bool has_service_imports() const noexcept { return !service_subs_.empty(); }
 
   // A reply subject in this account that, published to, delivers to `reply` in `to`
   // (once for singleton responses, until it expires otherwise). Any thread.

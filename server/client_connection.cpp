@@ -12,6 +12,7 @@
 #include "protocol/headers.hpp"
 #include "protocol/subject.hpp"
 #include "protocol/writer.hpp"
+#include "server/account.hpp"
 #include "server/jetstream/jetstream.hpp"
 #include "server/log.hpp"
 #include "server/router.hpp"
@@ -496,6 +497,7 @@ bool client_connection::on_pub(const protocol::pub_op& op) {
 }
 
 void client_connection::route(const message_view& m) {
+  if (acc_->has_service_imports()) set_publisher_rtt(rtt_ns_);  // strand: rtt_ns_ is ours
   auto result = acc_->subs().match(m.subject);
   auto st = route_to(*result, m, cid_, echo_, kicks_);
   batch_out_msgs_ += st.delivered;

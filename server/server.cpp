@@ -103,6 +103,13 @@ void server::setup_accounts() {
       if (!ok) throw std::runtime_error(err + "invalid subject mapping");
     }
   }
+  if (const auto& nau = opts_.no_auth_user; !nau.empty()) {
+    if (opts_.users.empty())
+      throw std::runtime_error("no_auth_user: \"" + nau + "\" present, but users/nkeys are not defined");
+    if (std::none_of(opts_.users.begin(), opts_.users.end(), [&](const config::user& u) { return u.name == nau; }))
+      throw std::runtime_error("no_auth_user: \"" + nau +
+                               "\" not present as user or nkey in authorization block or account configuration");
+  }
   auth_ = std::make_unique<authenticator>(opts_, [this](const std::string& n) { return find_account(n); });
 }
 

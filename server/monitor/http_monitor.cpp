@@ -189,7 +189,8 @@ struct http_monitor::impl : std::enable_shared_from_this<impl> {
       if (auth) {
         // nats-server names the user and the account only when asked (auth=true).
         if (!s.user.empty()) j["authorized_user"] = s.user;
-        j["account"] = s.account;
+        if (s.account != "$G") j["account"] = s.account;
+        j["name_tag"] = s.account;
       }
       arr.push_back(std::move(j));
     }

@@ -204,6 +204,10 @@ TEST(config_load, authorization_users_with_permissions) {
                 .find("Unknown field name \"maybe\" parsing subject permissions"),
             std::string::npos);
   EXPECT_NE(load_err("authorization { users: [{password: y}] }\n").find("User entry requires a user"), std::string::npos);
+  // A user's account comes from the accounts block; nats-server has no `account` field here.
+  // (nats-server reports column 34 here, jetbroker 35: nested-map columns differ.)
+  EXPECT_NE(load_err("authorization { users: [{user: y, account: A}] }\n").find("unknown field \"account\""),
+            std::string::npos);
 }
 
 TEST(config_load, allow_responses_forms) {
