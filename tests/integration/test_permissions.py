@@ -342,3 +342,22 @@ async def test_allow_responses_nats_py_service(users, nats_connect):
     with pytest.raises(NoRespondersError):
         await cli.request("svc.nobody", b"", timeout=T)
     assert svc.test_errors == []
+
+
+def test_violations_in_verbose_mode(users, raw):
+    """No +OK for a refused PUB or SUB, +OK for the allowed ones."""
+    c = login(raw, users, "alice", "pa", verbose=True)
+    c.send("PUB c 0\r\n\r\nPUB a.b 0\r\n\r\nSUB zz 1\r\nSUB a.b 2\r\n")
+    assert c.ping() == (b"-ERR 'Permissions Violation for Publish to \"c\"'\r\n+OK\r\n"
+                        b"-ERR 'Permissions Violation for Subscription to \"zz\"'\r\n+OK\r\nPONG\r\n")
+
+
+async def test_subscribe_violation_nats_py(users, nats_connect):
+    nc = await nats_connect(users, user="alice", password="pa")
+    await nc.subscribe("zz")
+    await nc.flush(timeout=T)
+    deadline = asyncio.get_running_loop().time() + T
+    while not nc.test_errors and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+    assert [str(e) for e in nc.test_errors] == ['nats: permissions violation for subscription to "zz"']
+    assert nc.is_connected
