@@ -46,12 +46,11 @@ route_stats route_into(account& acc, const message_view& m) {
 // subject, it forwards requests into the exporter.
 class service_forwarder final : public subscriber {
  public:
-  service_forwarder(account& importer, account& exporter, std::string subject, std::string local, bool singleton,
+  service_forwarder(account& importer, account& exporter, std::string subject, bool singleton,
                     std::optional<jetstream::subject_transform> to_remote)
       : importer_(importer),
         exporter_(exporter),
         subject_(std::move(subject)),
-        local_(std::move(local)),
         singleton_(singleton),
         to_remote_(std::move(to_remote)) {}
 
@@ -78,7 +77,7 @@ class service_forwarder final : public subscriber {
  private:
   account& importer_;
   account& exporter_;
-  const std::string subject_, local_;
+  const std::string subject_;  // the exporter's subject
   const bool singleton_;
   const std::optional<jetstream::subject_transform> to_remote_;
 };
@@ -193,7 +192,7 @@ bool account::add_service_import(account& from, const std::string& subject, cons
   sub->subject = local;
   sub->sid = "service-import";
   sub->forwarder = true;
-  sub->owner = std::make_shared<service_forwarder>(*this, from, subject, local, singleton, std::move(to_remote));
+  sub->owner = std::make_shared<service_forwarder>(*this, from, subject, singleton, std::move(to_remote));
   if (!subs_.insert(sub)) return false;
   service_subs_.push_back(std::move(sub));
   return true;
