@@ -254,7 +254,8 @@ awaitable<void> client_connection::write_loop(std::shared_ptr<client_connection>
 
 awaitable<void> client_connection::liveness_loop(std::shared_ptr<client_connection> /*keep_alive*/) {
   const auto& o = srv_.opts();
-  if (o.auth_required() && !connected_) {
+  // The auth timer runs whenever authentication is configured, with no_auth_user too (nats-server).
+  if (srv_.auth().required() && !connected_) {
     liveness_timer_.expires_after(o.auth_timeout);
     auto [ec] = co_await liveness_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (closed_) co_return;
@@ -401,7 +402,7 @@ void client_connection::log_error(std::string_view text) { log::client().error("
 
 void client_connection::drop_sub(const std::shared_ptr<subscription>& sub) {
   sub->closed.store(true, std::memory_order_relaxed);
-  acc_->subs().remove(sub);
+  sub->home->subs().remove(sub);
   for (const auto& sh : sub->shadows) {
     sh->closed.store(true, std::memory_order_relaxed);
     sh->import->from->subs().remove(sh);
@@ -461,10 +462,16 @@ void client_connection::remove_all_subs() {
 }
 
 bool client_connection::check_auth_before_op() {
-  if (!connected_ && srv_.opts().auth_required()) {
+  if (connected_) return true;
+  if (srv_.opts().auth_required()) {
     log_error(authenticator::failure_text({}));
     close_on_strand(close_reason::auth_violation, "Authorization Violation");
     return false;
+  }
+  if (!auth_timer_done_ && srv_.auth().required()) {
+    // no_auth_user: an operation before CONNECT ends the auth timer, as in nats-server.
+    auth_timer_done_ = true;
+    liveness_timer_.cancel();
   }
   return true;
 }
@@ -535,7 +542,7 @@ bool client_connection::on_sub(const protocol::sub_op& op) {
     }
     return true;
   }
-  if (chk.needs_delivery_filter) filter_deliveries.store(true, std::memory_order_relaxed);
+  if (chk.needs_delivery_filter) filter_deliveries.store(true, std::memory_order_release);
   if (!protocol::is_valid_filter(op.subject) ||
       (!op.queue.empty() && !protocol::is_valid_subject(op.queue))) {
     send(protocol::err_line("Invalid Subject"));
@@ -548,6 +555,7 @@ bool client_connection::on_sub(const protocol::sub_op& op) {
     sub->queue = op.queue;
     sub->sid = sid;
     sub->owner = shared_from_this();
+    sub->home = acc_;
     if (acc_->subs().insert(sub)) {
       if (!acc_->stream_imports().empty()) add_shadow_subs(sub);
       if (auto* js = srv_.js(); js && acc_->is_global()) js->on_interest(sub->subject);
@@ -633,8 +641,9 @@ bool client_connection::on_connect(const protocol::connect_op& op) {
     return false;
   }
   if (!connected_) {
-    // The identity is fixed by the first CONNECT: with authentication on, nothing was
-    // subscribed before it, so deliverers only ever see the final perms_.
+    // The identity is fixed by the first CONNECT. Subscriptions made before it (only possible
+    // without auth or with no_auth_user) stay in the account they were made in, as in
+    // nats-server; deliverers read perms_ only after filter_deliveries, set after this.
     acc_ = id->acc;
     perms_ = id->perms;
     // nats-server's connection tag: "v<version>:<lang>:<name>" (the parts present), then the
@@ -652,11 +661,11 @@ bool client_connection::on_connect(const protocol::connect_op& op) {
       std::lock_guard lk(out_mu_);
       track_replies_ = perms_ && perms_->responses();
     }
-    std::lock_guard lk(info_mu_);
-    user_ = id->user;
-    account_name_ = acc_->name();
-  }
-  if (!connected_) {
+    {
+      std::lock_guard lk(info_mu_);
+      user_ = id->user;
+      account_name_ = acc_->name();
+    }
     connected_ = true;
     liveness_timer_.cancel();  // ends the auth timeout; the ping loop re-arms
   }

@@ -130,6 +130,7 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   std::unordered_map<std::string, std::shared_ptr<subscription>> subs_;
   std::vector<std::shared_ptr<subscriber>> kicks_;  // receivers to wake after this read batch
   bool connected_ = false;  // CONNECT seen
+  bool auth_timer_done_ = false;  // no_auth_user: an operation before CONNECT ended the auth timer
   bool verbose_ = false, pedantic_ = false, echo_ = true, headers_ = false, no_responders_ = false;
   int pings_out_ = 0;
   // Identity, set by the first successful CONNECT (before any subscription when auth is on).

@@ -36,12 +36,12 @@ bool deliver_one(const std::shared_ptr<subscription>& sp, const message_view& m,
   subscriber& owner = *s.owner;
   if (!echo && sender_cid != 0 && owner.client_id() == sender_cid) return false;
   if (s.import == nullptr) [[likely]] {
-    if (owner.filter_deliveries.load(std::memory_order_relaxed) && owner.delivery_denied(m.subject)) return false;
+    if (owner.filter_deliveries.load(std::memory_order_acquire) && owner.delivery_denied(m.subject)) return false;
     return count_and_deliver(sp, m, kicks);
   }
   // A stream import's shadow subscription: the importer sees its own subject.
   const std::string local = s.import->local_subject(m.subject);
-  if (owner.filter_deliveries.load(std::memory_order_relaxed) && owner.delivery_denied(local)) return false;
+  if (owner.filter_deliveries.load(std::memory_order_acquire) && owner.delivery_denied(local)) return false;
   return count_and_deliver(sp, message_view{local, m.reply, m.headers, m.payload}, kicks);
 }
 

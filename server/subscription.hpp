@@ -11,6 +11,7 @@
 
 namespace jb::server {
 
+class account;
 class subscriber;
 struct stream_import;
 
@@ -22,6 +23,8 @@ struct subscription {
   std::atomic<std::uint64_t> delivered{0};
   std::uint64_t max_msgs = 0;  // 0: unlimited (UNSUB <sid> <max>); written on the owner's executor
   std::atomic<bool> closed{false};
+  // The account whose index holds it (client subscriptions); set before insertion.
+  account* home = nullptr;
   // A shadow subscription (in an exporting account, for a stream import): deliveries carry the
   // importer's subject. Null for ordinary subscriptions. Set before insertion.
   const stream_import* import = nullptr;
@@ -57,7 +60,7 @@ class subscriber {
   // Identity used for echo suppression: the client connection id, 0 for internal subscribers.
   [[nodiscard]] virtual std::uint64_t client_id() const noexcept { return 0; }
   // Deny-subscribe rules to apply at delivery (nats-server's message deny filter); consulted
-  // only once filter_deliveries is set. Any thread.
+  // only once filter_deliveries is set (release, after the rules are in place). Any thread.
   [[nodiscard]] virtual bool delivery_denied(std::string_view /*subject*/) const noexcept { return false; }
   std::atomic<bool> filter_deliveries{false};
 };

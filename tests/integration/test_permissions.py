@@ -361,3 +361,20 @@ async def test_subscribe_violation_nats_py(users, nats_connect):
         await asyncio.sleep(0.01)
     assert [str(e) for e in nc.test_errors] == ['nats: permissions violation for subscription to "zz"']
     assert nc.is_connected
+
+
+def test_no_auth_user_before_connect(conf_server, raw):
+    """With no_auth_user nothing forces CONNECT first; the auth timer runs until the client
+    sends its first operation."""
+    srv = conf_server("""
+no_auth_user: guest
+authorization { timeout: 0.5, users [ {user: guest, password: gp} ] }
+""")
+    idle = raw(srv, connect=False)
+    busy = raw(srv, connect=False)
+    busy.send("SUB x 1\r\nPING\r\n")
+    busy.expect_exact(b"+OK\r\nPONG\r\n")
+    assert idle.read_until_closed(timeout=3) == b"-ERR 'Authentication Timeout'\r\n"
+    # The idle one timed out after 0.5 s; the busy one, connected as long, is still there.
+    busy.send("PUB x 1\r\nm\r\n")
+    assert busy.ping() == b"+OK\r\nMSG x 1 1\r\nm\r\nPONG\r\n"
