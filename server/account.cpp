@@ -145,13 +145,38 @@ std::string stream_import::local_subject(std::string_view remote) const {
 }
 
 std::optional<std::string> stream_import::remote_filter(std::string_view local_filter) const {
-  if (protocol::subject_is_subset(local_filter, local)) {
-    if (!prefix.empty()) return std::string(local_filter.substr(prefix.size() + 1));
-    if (to_remote) return to_remote->apply(local_filter);
-    return std::string(local_filter);
-  }
   if (protocol::subject_is_subset(local, local_filter)) return subject;
-  return std::nullopt;
+  // The subscription narrows the import (or overlaps it): the common subjects, mapped back.
+  auto common = intersect_filters(local_filter, local);
+  if (!common) return std::nullopt;
+  if (!prefix.empty()) return common->substr(prefix.size() + 1);
+  if (to_remote) return to_remote->apply(*common);
+  return common;
+}
+
+std::optional<std::string> intersect_filters(std::string_view a, std::string_view b) {
+  std::vector<std::string_view> ta, tb;
+  for (auto t : protocol::tokens(a)) ta.push_back(t);
+  for (auto t : protocol::tokens(b)) tb.push_back(t);
+  std::string out;
+  auto add = [&](std::string_view t) {
+    if (!out.empty()) out += '.';
+    out += t;
+  };
+  for (std::size_t i = 0;; ++i) {
+    if (i == ta.size() || i == tb.size()) {
+      if (ta.size() != tb.size()) return std::nullopt;
+      return out;
+    }
+    if (ta[i] == ">" || tb[i] == ">") {
+      const auto& rest = ta[i] == ">" ? tb : ta;  // the other side's remaining tokens
+      for (std::size_t j = i; j < rest.size(); ++j) add(rest[j]);
+      return out;
+    }
+    if (ta[i] == "*") add(tb[i]);
+    else if (tb[i] == "*" || ta[i] == tb[i]) add(ta[i]);
+    else return std::nullopt;
+  }
 }
 
 account::account(std::string name) : name_(std::move(name)) {}

@@ -56,6 +56,10 @@ struct stream_import {
 // services in the Nats-Request-Info header of imported requests (0: not measured yet).
 void set_publisher_rtt(std::int64_t rtt_ns) noexcept;
 
+// The most specific filter matching exactly the subjects both filters match ("p.*.one" and
+// "p.x.>" give "p.x.one"), or nullopt when they have none in common.
+[[nodiscard]] std::optional<std::string> intersect_filters(std::string_view a, std::string_view b);
+
 class account {
  public:
   explicit account(std::string name);

@@ -105,14 +105,15 @@ def test_no_auth_user_in_an_account(accounts, raw):
 def test_stream_import_with_prefix(accounts, raw):
     a = login(raw, accounts, "a", "pa")
     b = login(raw, accounts, "b", "pb")
-    b.send("SUB p.x.> 1\r\nSUB x.> 2\r\nSUB > 3\r\nSUB p.x.one 4\r\nSUB p.* 5\r\n")
+    b.send("SUB p.x.> 1\r\nSUB x.> 2\r\nSUB > 3\r\nSUB p.x.one 4\r\nSUB p.* 5\r\nSUB p.*.one 6\r\n")
     b.ping()
     a.send("PUB x.one 1\r\n1\r\nPUB x.two.three 1\r\n2\r\nPUB y 1\r\n3\r\n")
     a.ping()
     assert lines(b.ping()) == lines(b"MSG p.x.one 1 1\r\n1\r\nMSG p.x.one 3 1\r\n1\r\nMSG p.x.one 4 1\r\n1\r\n"
+                                    b"MSG p.x.one 6 1\r\n1\r\n"
                                     b"MSG p.x.two.three 1 1\r\n2\r\nMSG p.x.two.three 3 1\r\n2\r\nPONG\r\n")
     # Unsubscribing removes the interest in the exporter too.
-    b.send("UNSUB 1\r\nUNSUB 3\r\nUNSUB 4\r\n")
+    b.send("UNSUB 1\r\nUNSUB 3\r\nUNSUB 4\r\nUNSUB 6\r\n")
     b.ping()
     a.send("PUB x.one 1\r\n4\r\n")
     a.ping()
