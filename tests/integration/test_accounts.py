@@ -246,3 +246,33 @@ def test_inconsistent_accounts_refuse_to_start(conf_server, text, err):
     with pytest.raises(RuntimeError) as ei:
         conf_server(text + "\n")
     assert err in str(ei.value)
+
+
+def test_account_default_permissions_and_responses_through_an_import(conf_server, raw):
+    """An account's default_permissions apply to its users; a responder that may only answer
+    (allow_responses) answers requests that came in through a service import."""
+    srv = conf_server("""
+accounts {
+  S {
+    default_permissions { publish: "none", subscribe: "svc", allow_responses: true }
+    users [ {user: s, password: ps}, {user: admin, password: pa, permissions: {}} ]
+    exports [ {service: svc} ]
+  }
+  C { users [ {user: c, password: pc} ], imports [ {service: {account: S, subject: svc}} ] }
+}
+""")
+    s = login(raw, srv, "s", "ps")
+    s.send("SUB other 1\r\nSUB svc 2\r\nPUB svc 0\r\n\r\n")
+    assert s.ping() == (b"-ERR 'Permissions Violation for Subscription to \"other\"'\r\n"
+                        b"-ERR 'Permissions Violation for Publish to \"svc\"'\r\nPONG\r\n")
+    admin = login(raw, srv, "admin", "pa")
+    admin.send("SUB other 1\r\nPUB other 0\r\n\r\n")
+    assert admin.ping() == b"MSG other 1 0\r\n\r\nPONG\r\n"
+    c = login(raw, srv, "c", "pc")
+    c.send("SUB inbox 9\r\nPUB svc inbox 1\r\nq\r\n")
+    c.ping()
+    m = s.expect(rb"HMSG svc 2 (_R_\.\S+) \d+ \d+\r\n.*?\r\n\r\nq\r\n")
+    reply = re.search(rb"(_R_\.\S+)", m).group(1).decode()
+    s.send(f"PUB {reply} 2\r\nok\r\nPUB {reply} 2\r\nno\r\n")
+    assert s.ping() == f"-ERR 'Permissions Violation for Publish to \"{reply}\"'\r\nPONG\r\n".encode()
+    assert c.ping() == b"MSG inbox 9 2\r\nok\r\nPONG\r\n"
