@@ -43,7 +43,8 @@ class authenticator {
   // unknown accounts are dropped.
   authenticator(const config::options& o, const std::function<account*(const std::string&)>& find_account);
 
-  // Clients must authenticate (INFO auth_required).
+  // Authentication is configured (token, single user or users). Runs the auth timer; with
+  // no_auth_user, INFO still leaves auth_required out (config::options::auth_required).
   [[nodiscard]] bool required() const noexcept { return required_; }
   // The identity for these credentials, or null (nats: Authorization Violation). When no
   // authentication is configured, every client is the anonymous identity of the global account.

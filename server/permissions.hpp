@@ -16,8 +16,6 @@
 // empty token matches no rule.
 //
 // Thread-safety: immutable after make(); any thread.
-#include <chrono>
-#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
