@@ -558,7 +558,7 @@ bool client_connection::on_sub(const protocol::sub_op& op) {
     sub->home = acc_;
     if (acc_->subs().insert(sub)) {
       if (!acc_->stream_imports().empty()) add_shadow_subs(sub);
-      if (auto* js = srv_.js(); js && acc_->is_global()) js->on_interest(sub->subject);
+      if (auto* js = srv_.js(); js && acc_ == &srv_.js_account()) js->on_interest(sub->subject);
       {
         std::lock_guard lk(info_mu_);
         subs_.emplace(std::move(sid), std::move(sub));

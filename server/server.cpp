@@ -111,6 +111,13 @@ void server::setup_accounts() {
                                "\" not present as user or nkey in authorization block or account configuration");
   }
   auth_ = std::make_unique<authenticator>(opts_, [this](const std::string& n) { return find_account(n); });
+  js_account_ = global_;
+  for (const auto& a : opts_.accounts) {
+    if (a.jetstream.enabled) {
+      js_account_ = find_account(a.name);
+      break;
+    }
+  }
 }
 
 account* server::find_account(std::string_view name) noexcept {
@@ -148,6 +155,11 @@ void server::start() {
     if (opts_.jetstream_sync_interval) jo.sync_interval = *opts_.jetstream_sync_interval;
     if (jo.store_dir.empty() && !jo.in_memory)
       jo.store_dir = (std::filesystem::temp_directory_path() / "jetbroker").string();
+    for (const auto& a : opts_.accounts) {
+      if (a.jetstream.enabled && a.name != js_account_->name())
+        log::server().warn("JetStream is served for account {} only, not for {} (jetbroker runs one JetStream)",
+                           js_account_->name(), a.name);
+    }
     js_ = std::make_unique<jetstream::jetstream>(*this, jo);
     js_->start();
   }

@@ -70,6 +70,9 @@ class server {
   // The global account's index ($G: clients without an account, JetStream).
   [[nodiscard]] sublist& subs() noexcept { return global_->subs(); }
   [[nodiscard]] account& global_account() noexcept { return *global_; }
+  // The account JetStream serves (jetbroker runs one JetStream): $G, or with accounts
+  // configured the first one with `jetstream: enabled`.
+  [[nodiscard]] account& js_account() noexcept { return *js_account_; }
   // An account by name; "" and "$G" are the global account. Null when unknown.
   [[nodiscard]] account* find_account(std::string_view name) noexcept;
   [[nodiscard]] const authenticator& auth() const noexcept { return *auth_; }
@@ -111,6 +114,7 @@ class server {
   int http_port_ = 0;
   std::unordered_map<std::string, std::unique_ptr<account>> accounts_;  // fixed after construction
   account* global_ = nullptr;
+  account* js_account_ = nullptr;
   std::unique_ptr<authenticator> auth_;
   server_counters counters_;
   std::chrono::system_clock::time_point start_time_;

@@ -276,3 +276,27 @@ accounts {
     s.send(f"PUB {reply} 2\r\nok\r\nPUB {reply} 2\r\nno\r\n")
     assert s.ping() == f"-ERR 'Permissions Violation for Publish to \"{reply}\"'\r\nPONG\r\n".encode()
     assert c.ping() == b"MSG inbox 9 2\r\nok\r\nPONG\r\n"
+
+
+async def test_jetstream_serves_the_enabled_account(conf_server, nats_connect, tmp_path):
+    """With accounts, JetStream belongs to the account with `jetstream: enabled`; its streams do
+    not capture what other accounts publish. (nats-server answers the other accounts' API
+    requests with 503 "JetStream not enabled for account"; jetbroker has no responder there.)"""
+    srv = conf_server("""
+accounts {
+  J { jetstream: enabled, users [ {user: j, password: pj} ] }
+  N { users [ {user: n, password: pn} ] }
+}
+""", "-js", "-sd", str(tmp_path / "js"))
+    nc = await nats_connect(srv, user="j", password="pj")
+    js = nc.jetstream()
+    await js.add_stream(name="S", subjects=["s.>"])
+    ack = await js.publish("s.1", b"hi")
+    assert (ack.stream, ack.seq) == ("S", 1)
+    assert (await js.get_msg("S", 1)).data == b"hi"
+    assert (await js.account_info()).streams == 1
+    other = await nats_connect(srv, user="n", password="pn")
+    await other.publish("s.2", b"elsewhere")
+    await other.flush()
+    await js.publish("s.3", b"again")
+    assert (await js.stream_info("S")).state.messages == 2
