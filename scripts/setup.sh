@@ -12,7 +12,7 @@ PYTEST_ASYNCIO_VERSION=0.24.0
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-system1.81-dev
-  libspdlog-dev libfmt-dev librocksdb-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libspdlog-dev libfmt-dev librocksdb-dev libcrypt-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev python3-venv
 )
 
