@@ -118,6 +118,13 @@ void client_connection::start() {
   asio::co_spawn(socket_.get_executor(), [self] { return self->liveness_loop(self); }, asio::detached);
 }
 
+void client_connection::start_rejected(close_reason reason, const std::string& err_text) {
+  send(protocol::info_line(srv_.info_json(cid_, ip_)));
+  auto self = shared_from_this();
+  asio::co_spawn(socket_.get_executor(), [self] { return self->write_loop(self); }, asio::detached);
+  close_on_strand(reason, err_text);
+}
+
 awaitable<void> client_connection::read_loop(std::shared_ptr<client_connection> /*keep_alive*/) {
   int short_reads = 0;
   for (;;) {

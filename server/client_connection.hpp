@@ -69,6 +69,9 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   // Sends INFO and starts the coroutines. Call once, from the strand's context or before any
   // other thread knows the connection.
   void start();
+  // Sends INFO and then `err_text` as -ERR, and closes (nats-server's answer over
+  // max_connections). Nothing the client sent is read: a PING racing the close gets no PONG.
+  void start_rejected(close_reason reason, const std::string& err_text);
 
   // subscriber (any thread).
   bool deliver(subscription& sub, const message_view& m) override;

@@ -207,8 +207,8 @@ void server::do_accept() {
       clients_.emplace(cid, conn);
     }
     asio::post(conn->get_executor(), [conn, over_limit] {
-      conn->start();
-      if (over_limit) conn->close(close_reason::max_connections, "maximum connections exceeded");
+      if (over_limit) conn->start_rejected(close_reason::max_connections, "maximum connections exceeded");
+      else conn->start();
     });
     do_accept();
   });
