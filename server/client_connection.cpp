@@ -27,7 +27,6 @@ namespace {
 
 constexpr std::size_t min_read_buffer = 4096;
 constexpr std::size_t max_idle_read_buffer = 64 * 1024;
-constexpr std::size_t max_retained_write_buffer = 1024 * 1024;
 // Bounds of the per-client permission state (nats-server uses similar sizes).
 constexpr std::size_t max_pub_cache = 128;
 constexpr std::size_t max_reply_grants = 4096;
@@ -223,7 +222,8 @@ awaitable<void> client_connection::read_loop(std::shared_ptr<client_connection> 
 }
 
 awaitable<void> client_connection::write_loop(std::shared_ptr<client_connection> /*keep_alive*/) {
-  std::string writing;
+  std::vector<out_buffer::block> writing;
+  std::vector<asio::const_buffer> seq;
   for (;;) {
     bool wait = false, finish = false;
     {
@@ -235,8 +235,8 @@ awaitable<void> client_connection::write_loop(std::shared_ptr<client_connection>
         if (closing_) finish = true;
         else { writer_idle_ = true; wait = true; }
       } else {
-        writing.swap(out_);
-        in_flight_ = writing.size();
+        in_flight_ = out_.size();
+        out_.take(writing);
       }
     }
     if (finish) break;
@@ -245,13 +245,13 @@ awaitable<void> client_connection::write_loop(std::shared_ptr<client_connection>
       co_await write_signal_.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing), asio::as_tuple(asio::use_awaitable));
+    out_buffer::sequence(writing, seq);
+    auto [ec, n] = co_await asio::async_write(socket_, seq, asio::as_tuple(asio::use_awaitable));
     if (ec) {
       close_on_strand(close_reason::write_error, {});
       break;
     }
-    writing.clear();
-    if (writing.capacity() > max_retained_write_buffer) std::string().swap(writing);
+    writing.clear();  // the blocks go back to the allocator
   }
   boost::system::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);

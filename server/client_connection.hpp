@@ -20,6 +20,7 @@
 #include "protocol/ops.hpp"
 #include "protocol/parser.hpp"
 #include "server/auth.hpp"
+#include "server/out_buffer.hpp"
 #include "server/subscription.hpp"
 
 namespace jb::server {
@@ -157,7 +158,7 @@ class client_connection final : public subscriber, public std::enable_shared_fro
 
   // Outbound buffer, shared with delivering threads.
   mutable std::mutex out_mu_;
-  std::string out_;             // guarded by out_mu_
+  out_buffer out_;              // guarded by out_mu_
   std::size_t in_flight_ = 0;   // guarded: bytes handed to the current async_write
   bool writer_idle_ = false;    // guarded: the writer waits for a kick
   bool closing_ = false;        // guarded: flush what is queued, then shut down
