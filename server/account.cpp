@@ -1,5 +1,7 @@
 #include "server/account.hpp"
 
+#include "server/jetstream/disabled_account.hpp"
+
 #include <random>
 
 #include "protocol/headers.hpp"
@@ -221,6 +223,35 @@ bool account::add_service_import(account& from, const std::string& subject, cons
   if (!subs_.insert(sub)) return false;
   service_subs_.push_back(std::move(sub));
   return true;
+}
+
+// $JS.API.> in an account without JetStream on a server that runs it: nats-server's answers
+// (see jetstream/disabled_account.hpp). A forwarder, so that subjects nobody answers there
+// (DIRECT.GET, CONSUMER.MSG.NEXT) still get the requester its no-responders status.
+class jetstream_disabled_responder final : public subscriber {
+ public:
+  explicit jetstream_disabled_responder(account& acc) : acc_(acc) {}
+  bool deliver(subscription& /*sub*/, const message_view& m) override {
+    auto r = jetstream::disabled_account_reply(m.subject);
+    if (r.kind == jetstream::disabled_answer::no_responder) return false;
+    if (r.kind == jetstream::disabled_answer::reply && !m.reply.empty() && tl_forward_depth < max_forward_depth) {
+      depth_guard depth;
+      route_into(acc_, message_view{m.reply, {}, {}, r.json});
+    }
+    return true;
+  }
+
+ private:
+  account& acc_;
+};
+
+void account::add_jetstream_disabled_responder() {
+  auto sub = std::make_shared<subscription>();
+  sub->subject = "$JS.API.>";
+  sub->sid = "jetstream-disabled";
+  sub->forwarder = true;
+  sub->owner = std::make_shared<jetstream_disabled_responder>(*this);
+  if (subs_.insert(sub)) service_subs_.push_back(std::move(sub));
 }
 
 std::string account::add_response(account& to, std::string_view reply, bool singleton) {

@@ -78,6 +78,8 @@ class account {
   // subject itself). Returns false when the subjects do not fit together.
   bool add_stream_import(account& from, const std::string& subject, const std::string& to, bool is_prefix);
   bool add_service_import(account& from, const std::string& subject, const std::string& to, bool singleton);
+  // Answers $JS.API.* as nats-server does for an account without JetStream.
+  void add_jetstream_disabled_responder();
 
   [[nodiscard]] bool has_service_imports() const noexcept { return !service_subs_.empty(); }
 

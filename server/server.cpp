@@ -160,6 +160,8 @@ void server::start() {
         log::server().warn("JetStream is served for account {} only, not for {} (jetbroker runs one JetStream)",
                            js_account_->name(), a.name);
     }
+    for (auto& [name, acc] : accounts_)
+      if (acc.get() != js_account_) acc->add_jetstream_disabled_responder();
     js_ = std::make_unique<jetstream::jetstream>(*this, jo);
     js_->start();
   }

@@ -280,8 +280,8 @@ accounts {
 
 async def test_jetstream_serves_the_enabled_account(conf_server, nats_connect, tmp_path):
     """With accounts, JetStream belongs to the account with `jetstream: enabled`; its streams do
-    not capture what other accounts publish. (nats-server answers the other accounts' API
-    requests with 503 "JetStream not enabled for account"; jetbroker has no responder there.)"""
+    not capture what other accounts publish (the other accounts' API requests: see
+    test_jetstream_api_in_account_without_jetstream)."""
     srv = conf_server("""
 accounts {
   J { jetstream: enabled, users [ {user: j, password: pj} ] }
@@ -300,3 +300,48 @@ accounts {
     await other.flush()
     await js.publish("s.3", b"again")
     assert (await js.stream_info("S")).state.messages == 2
+
+
+JS_ACCOUNTS_CONF = """
+accounts {
+  A: { jetstream: enabled, users: [ {user: a, password: a} ] }
+  B: { users: [ {user: b, password: b} ] }
+}
+"""
+
+# Every API request shape: nats-server answers in an account without JetStream with a typed
+# 10039 error (10010 for clustering requests), or not at all.
+DISABLED_API = [
+    "$JS.API.INFO", "$JS.API.STREAM.CREATE.X", "$JS.API.STREAM.UPDATE.X", "$JS.API.STREAM.INFO.X",
+    "$JS.API.STREAM.DELETE.X", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST", "$JS.API.STREAM.PURGE.X",
+    "$JS.API.STREAM.MSG.GET.X", "$JS.API.STREAM.MSG.DELETE.X", "$JS.API.STREAM.SNAPSHOT.X",
+    "$JS.API.STREAM.RESTORE.X", "$JS.API.STREAM.PEER.REMOVE.X", "$JS.API.STREAM.LEADER.STEPDOWN.X",
+    "$JS.API.CONSUMER.CREATE.X", "$JS.API.CONSUMER.CREATE.X.Y", "$JS.API.CONSUMER.CREATE.X.Y.f.g",
+    "$JS.API.CONSUMER.DURABLE.CREATE.X.Y", "$JS.API.CONSUMER.INFO.X.Y", "$JS.API.CONSUMER.DELETE.X.Y",
+    "$JS.API.CONSUMER.NAMES.X", "$JS.API.CONSUMER.LIST.X", "$JS.API.CONSUMER.PAUSE.X.Y",
+]
+
+
+async def test_jetstream_api_in_account_without_jetstream(make_server, nats_connect, tmp_path):
+    """Both servers in one test: every answer byte for byte as nats-server's."""
+    conf = tmp_path / "js-accounts.conf"
+    conf.write_text(JS_ACCOUNTS_CONF)
+    answers = {}
+    for kind in ("jetbroker", "nats-server"):
+        srv = make_server(kind, "-c", str(conf), "-js", "-sd", str(tmp_path / kind))
+        b = await nats_connect(srv, user="b", password="b")
+        got = []
+        for subject in DISABLED_API:
+            got.append((subject, (await b.request(subject, b"{}", timeout=T)).data))
+        for subject in ("$JS.API.DIRECT.GET.X.a", "$JS.API.CONSUMER.MSG.NEXT.X.Y"):
+            with pytest.raises(NoRespondersError):
+                await b.request(subject, b"", timeout=T)
+        # The JetStream account itself is unaffected.
+        a = await nats_connect(srv, user="a", password="a")
+        info = json.loads((await a.request("$JS.API.INFO", b"", timeout=T)).data)
+        assert "error" not in info, info
+        answers[kind] = got
+    for (subject, ours), (_, theirs) in zip(answers["jetbroker"], answers["nats-server"]):
+        assert ours == theirs, subject
+    codes = {json.loads(d)["error"]["err_code"] for _, d in answers["jetbroker"]}
+    assert codes == {10039, 10010}
