@@ -34,7 +34,7 @@ constexpr std::int64_t max_fc_window = 32 * 1024 * 1024;
 consumer::consumer(jetstream& js, stream& s, consumer_config cfg, std::shared_ptr<storage::consumer_store> store,
                    std::int64_t created_ns, bool restored)
     : js_(js), stream_(s), cfg_(std::move(cfg)), store_(std::move(store)), created_(created_ns), timer_(js.executor()) {
-  filters_ = cfg_.filters();
+  refresh_filters();
   if (restored) {
     const auto& st = store_->state();
     sseq_next_ = st.delivered.stream + 1;
@@ -64,14 +64,29 @@ void consumer::stop() {
 
 void consumer::update_config(consumer_config cfg) {
   cfg_ = std::move(cfg);
-  filters_ = cfg_.filters();
-  num_pending_valid_ = false;
-  ahead_.clear();  // read with the old filters
-  ahead_pos_ = 0;
+  refresh_filters();
   json::object stored = to_json(cfg_, false);
   stored["__created"] = created_;
   storage::ignore_result(store_->update_config(json::serialize(stored)));
   signal();
+}
+
+void consumer::refresh_filters() {
+  filters_ = cfg_.filters();
+  // Filters that cover every subject the stream stores select everything: storage then reads and
+  // counts without its subject index (a KV watcher on $KV.b.> over a stream on $KV.b.> would
+  // otherwise count pending messages subject by subject after every put). Only for streams whose
+  // stored subjects are their configured ones: no ingest transform, mirror or sources.
+  const auto& sc = stream_.config();
+  if (!filters_.empty() && !sc.subjects.empty() && !sc.subject_transform && !sc.mirror && sc.sources.empty() &&
+      std::all_of(sc.subjects.begin(), sc.subjects.end(), [&](const std::string& subj) {
+        return std::any_of(filters_.begin(), filters_.end(),
+                           [&](const std::string& f) { return protocol::subject_is_subset(subj, f); });
+      }))
+    filters_.clear();
+  num_pending_valid_ = false;
+  ahead_.clear();  // read with the old filters
+  ahead_pos_ = 0;
 }
 
 bool consumer::matches(std::string_view subject) const {
@@ -118,7 +133,8 @@ void consumer::position_at_start() {
     }
     case deliver_policy::last_per_subject: {
       std::vector<std::uint64_t> seqs;
-      for (const auto& f : filters_)
+      static const std::vector<std::string> everything{std::string()};
+      for (const auto& f : filters_.empty() ? everything : filters_)
         for (const auto& [subj, n] : store.subject_counts(f))
           if (auto m = store.load_last(subj)) seqs.push_back(m->seq);
       std::sort(seqs.begin(), seqs.end());
@@ -368,6 +384,7 @@ void consumer::deliver_loop() {
         std::string rnd;
         for (int i = 0; i < 4; ++i) rnd += alphabet[static_cast<std::size_t>(steady_ns() >> (i * 5)) % 62];
         fc_pending_ = "$JS.FC." + stream_.config().name + "." + cfg_.name + "." + rnd;
+        fc_request_bytes_ = fc_bytes_;
         auto hdr = protocol::header_builder().status(100, "FlowControl Request").finish();
         js_.publish(cfg_.deliver_subject, cfg_.deliver_subject, fc_pending_, hdr, {});
       }
@@ -518,7 +535,11 @@ void consumer::send_heartbeat(bool force) {
 void consumer::on_flow_control(std::string_view subject) {
   if (subject != fc_pending_) return;
   fc_pending_.clear();
-  fc_bytes_ = 0;
+  // The reply covers what was sent up to the request, not what followed it (nats-server:
+  // pbytes -= fcsz): forgetting those bytes let more than a window be in flight, enough to cut
+  // a reader of large messages as a slow consumer.
+  fc_bytes_ = std::max<std::int64_t>(0, fc_bytes_ - fc_request_bytes_);
+  fc_request_bytes_ = 0;
   fc_window_ = std::min(fc_window_ * 2, max_fc_window);
   deliver_loop();
 }

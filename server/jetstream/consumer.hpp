@@ -37,6 +37,9 @@ class consumer {
 
   // New messages were stored, or interest / acks changed: deliver what can be delivered.
   void signal();
+  // Recomputes the storage filters from the config and the stream's subjects (call after either
+  // changes).
+  void refresh_filters();
   void on_ack(std::string_view reply_tokens_subject, std::string_view payload, std::string_view reply);
   void on_flow_control(std::string_view subject);
   void on_pull_request(std::string_view reply, std::string_view payload);
@@ -119,6 +122,7 @@ class consumer {
   // Push state.
   std::int64_t last_delivery_ = 0;  // steady ns of the last data message or heartbeat
   std::int64_t fc_window_ = 2 * 1024 * 1024;
+  std::int64_t fc_request_bytes_ = 0;  // fc_bytes_ when the pending FC request was sent
   std::int64_t fc_bytes_ = 0;
   std::string fc_pending_;  // the outstanding flow-control reply subject
   bool was_active_ = false;

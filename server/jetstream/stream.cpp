@@ -81,6 +81,7 @@ void stream::set_config(stream_config cfg) {
   enforce_limits_after_append();
   arm_age_timer();
   init_links(&old);
+  for (auto& [n, c] : consumers_) c->refresh_filters();
   wake_consumers();
 }
 
