@@ -245,11 +245,37 @@ std::optional<consumer::next_msg> consumer::next_message() {
     if (auto it = st.redelivered.find(sseq); it != st.redelivered.end()) dc = it->second + 2;
     return next_msg{std::move(*m), dc, true};
   }
-  while (!lps_seqs_.empty()) {
-    auto sseq = lps_seqs_.front();
-    lps_seqs_.pop_front();
-    if (auto m = store.load(sseq)) return next_msg{std::move(*m), 1, false};
-    if (num_pending_cache_ > 0) --num_pending_cache_;
+  if (!lps_seqs_.empty()) {
+    // A dense last-per-subject set (a KV bucket with little history) is read in ranges, a
+    // sparse one message by message; a range read is kept while nothing is removed from the
+    // stream (as for the read-ahead below).
+    const auto st = store.state();
+    const std::uint64_t removals = st.last_seq - st.msgs;
+    const bool dense = lps_seqs_.size() * 4 >= lps_seqs_.back() - lps_seqs_.front() + 1;
+    if (lps_removals_ != removals) {
+      lps_ahead_.clear();
+      lps_pos_ = 0;
+    }
+    while (!lps_seqs_.empty()) {
+      const auto sseq = lps_seqs_.front();
+      lps_seqs_.pop_front();
+      if (dense) {
+        while (lps_pos_ < lps_ahead_.size() && lps_ahead_[lps_pos_].seq < sseq) ++lps_pos_;
+        if (lps_pos_ == lps_ahead_.size()) {
+          lps_ahead_.clear();
+          lps_pos_ = 0;
+          if (auto r = store.load_range(sseq, {}, 128, 256 * 1024)) lps_ahead_ = std::move(r->msgs);
+          lps_removals_ = removals;
+        }
+        if (lps_pos_ < lps_ahead_.size() && lps_ahead_[lps_pos_].seq == sseq)
+          return next_msg{std::move(lps_ahead_[lps_pos_++]), 1, false};
+      } else if (auto m = store.load(sseq)) {
+        return next_msg{std::move(*m), 1, false};
+      }
+      if (num_pending_cache_ > 0) --num_pending_cache_;  // gone from the stream
+    }
+    lps_ahead_.clear();
+    lps_pos_ = 0;
   }
   // The tail of the stream is in the stream's recent-message cache: no storage read. The cache is
   // contiguous up to the last sequence, so a miss inside it means there is nothing to deliver.

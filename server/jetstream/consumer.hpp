@@ -112,6 +112,9 @@ class consumer {
   std::uint64_t ahead_from_ = 0;
   std::uint64_t ahead_removals_ = 0;
   std::deque<std::uint64_t> lps_seqs_;  // last_per_subject: initial sequences still to deliver
+  std::vector<storage::stored_msg> lps_ahead_;  // range read for a dense lps_seqs_
+  std::size_t lps_pos_ = 0;
+  std::uint64_t lps_removals_ = 0;
   std::set<std::uint64_t> redeliver_;  // due for redelivery, served before new messages
   std::set<std::pair<std::int64_t, std::uint64_t>> deadlines_;  // (steady ns, stream seq)
   std::map<std::uint64_t, std::int64_t> deadline_of_;

@@ -240,3 +240,33 @@ async def test_consumer_after_restart_skips_messages_removed_while_reading(serve
         assert got == expected
     finally:
         await nc2.close()
+
+
+async def test_last_per_subject_skips_messages_removed_while_delivering(server_kind, make_server, tmp_path):
+    """DeliverLastPerSubject over many subjects is read from storage in ranges; messages deleted
+    after delivery started are never delivered."""
+    from nats.js.api import DeliverPolicy
+
+    srv = make_server(server_kind, *js_args(tmp_path / "store"))
+    nc = await connect(srv)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(name="LPS", subjects=["lps.>"], max_msgs_per_subject=1)
+        for i in range(1, 301):
+            await js.publish(f"lps.{i}", b"v")
+        psub = await js.pull_subscribe("lps.>", "w", config=ConsumerConfig(
+            ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.LAST_PER_SUBJECT))
+        first = [m.metadata.sequence.stream for m in await psub.fetch(5, timeout=5)]
+        assert first == [1, 2, 3, 4, 5]
+        for seq in (10, 11, 200):
+            await js.delete_msg("LPS", seq)
+        got = []
+        while True:
+            try:
+                batch = await psub.fetch(64, timeout=1)
+            except nats.errors.TimeoutError:
+                break
+            got += [m.metadata.sequence.stream for m in batch]
+        assert got == [s for s in range(6, 301) if s not in (10, 11, 200)]
+    finally:
+        await nc.close()
