@@ -2,6 +2,8 @@
 
 #include "protocol/subject.hpp"
 
+#include <algorithm>
+
 namespace jb::storage::detail {
 
 bool matches_all(std::string_view filter) noexcept { return filter.empty() || filter == ">"; }
@@ -138,6 +140,17 @@ result<stream_store::range> stream_store::load_range(stream_seq start, filter_se
     r.msgs.push_back(std::move(*m));
   }
   return r;
+}
+
+std::vector<stream_seq> stream_store::last_seqs(filter_set filters) const {
+  std::vector<stream_seq> seqs;
+  static const std::vector<std::string> everything{std::string()};
+  for (const auto& f : filters.empty() ? filter_set(everything) : filters)
+    for (const auto& [subj, n] : subject_counts(f))
+      if (auto m = load_last(subj)) seqs.push_back(m->seq);
+  std::sort(seqs.begin(), seqs.end());
+  seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
+  return seqs;
 }
 
 result<stored_msg> stream_store::load_next(stream_seq start, std::string_view filter) const {

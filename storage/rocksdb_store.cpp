@@ -209,6 +209,7 @@ class rocksdb_stream_store final : public stream_store {
   result<void> skip_to(stream_seq last, timestamp_ns now) override;
   result<range> load_range(stream_seq start, filter_set filters, std::size_t max_msgs,
                            std::size_t max_bytes) const override;
+  std::vector<stream_seq> last_seqs(filter_set filters) const override;
 
  private:
   // A removal being staged into one WriteBatch.
@@ -458,6 +459,32 @@ result<stream_store::range> rocksdb_stream_store::load_range(stream_seq start, f
   if (auto c = check(it->status(), "scan"); !c) return c.error();
   if (!it->Valid()) r.next = st_.last_seq + 1;  // examined everything up to the last sequence
   return r;
+}
+
+std::vector<stream_seq> rocksdb_stream_store::last_seqs(filter_set filters) const {
+  if (closed_ || !detail::valid_filters(filters)) return {};
+  // Few messages per subject (a KV bucket): one pass over the subject index beats a seek per
+  // subject. Deep histories: a seek per subject (the generic path).
+  if (st_.msgs > 16 * counts_.size() || counts_.size() < 64) return stream_store::last_seqs(filters);
+  std::vector<stream_seq> out;
+  bounded_iter it(ctx_->db.get(), ctx_->subj, cdc::id_key(id_), cdc::id_key(id_ + 1));
+  std::string cur;
+  bool cur_matches = false;
+  stream_seq last = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const auto k = sv(it->key());
+    if (k.size() < 8 + 1 + 8) continue;
+    const auto subject = k.substr(8, k.size() - 8 - 1 - 8);
+    if (last == 0 || subject != cur) {
+      if (last != 0 && cur_matches) out.push_back(last);
+      cur.assign(subject);
+      cur_matches = detail::matches_any(filters, cur);
+    }
+    last = cdc::get_u64(k.data() + k.size() - 8);
+  }
+  if (last != 0 && cur_matches) out.push_back(last);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 result<stored_msg> rocksdb_stream_store::load_next(stream_seq start, filter_set filters) const {

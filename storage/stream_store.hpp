@@ -118,6 +118,10 @@ class stream_store {
   [[nodiscard]] virtual result<range> load_range(stream_seq start, filter_set filters, std::size_t max_msgs,
                                                  std::size_t max_bytes) const;
 
+  // The sequence of the newest message of every subject matching any filter (all when empty),
+  // ascending: the start set of DeliverLastPerSubject.
+  [[nodiscard]] virtual std::vector<stream_seq> last_seqs(filter_set filters) const;
+
   // Newest message whose subject matches the filter ("" or ">" = any). msg_not_found if none.
   [[nodiscard]] virtual result<stored_msg> load_last(std::string_view filter) const = 0;
 

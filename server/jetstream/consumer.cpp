@@ -132,13 +132,7 @@ void consumer::position_at_start() {
       break;
     }
     case deliver_policy::last_per_subject: {
-      std::vector<std::uint64_t> seqs;
-      static const std::vector<std::string> everything{std::string()};
-      for (const auto& f : filters_.empty() ? everything : filters_)
-        for (const auto& [subj, n] : store.subject_counts(f))
-          if (auto m = store.load_last(subj)) seqs.push_back(m->seq);
-      std::sort(seqs.begin(), seqs.end());
-      seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
+      const auto seqs = store.last_seqs(filters_);
       lps_seqs_.assign(seqs.begin(), seqs.end());
       sseq_next_ = st.last_seq + 1;
       break;

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <vector>
 
 namespace jb::storage::test {
@@ -180,6 +182,32 @@ TYPED_TEST(stream_store_test, load_range_reads_in_order_with_limits_and_gaps) {
   EXPECT_EQ(tail.next, 11u);
   std::vector<std::string> bad{"a..b"};
   EXPECT_EQ(s.load_range(0, filter_set(bad), 10, 1 << 20).error(), errc::bad_subject);
+}
+
+TYPED_TEST(stream_store_test, last_seqs_per_subject) {
+  // 100 subjects (enough for the index-scan path) with one to three messages each, interleaved.
+  std::map<std::string, std::vector<stream_seq>> seqs;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 100; ++i) {
+      if (round > 0 && i % (round + 1) != 0) continue;
+      const std::string subj = (i % 2 ? "odd." : "even.") + std::to_string(i);
+      seqs[subj].push_back(this->add(subj));
+    }
+  }
+  auto& s = this->s();
+  ASSERT_EQ(seqs["even.0"].size(), 3u);
+  ASSERT_TRUE(s.remove(seqs["even.0"].back()).value());  // its previous message becomes the last
+  seqs["even.0"].pop_back();
+  auto want_for = [&](std::string_view prefix) {
+    std::vector<stream_seq> want;
+    for (const auto& [subj, v] : seqs)
+      if (subj.starts_with(prefix)) want.push_back(v.back());
+    std::sort(want.begin(), want.end());
+    return want;
+  };
+  EXPECT_EQ(s.last_seqs(filter_set{}), want_for(""));
+  std::vector<std::string> odd{"odd.*"};
+  EXPECT_EQ(s.last_seqs(filter_set(odd)), want_for("odd."));
 }
 
 TYPED_TEST(stream_store_test, load_next_many_subjects_sparse_match) {
