@@ -14,6 +14,7 @@ APT_PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-system1.81-dev
   libspdlog-dev libfmt-dev librocksdb-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev python3-venv
+  libssl-dev openssl chromium
 )
 
 SUDO=""

@@ -18,6 +18,7 @@
 #include "config/load.hpp"
 #include "server/log.hpp"
 #include "server/server.hpp"
+#include "server/tls.hpp"
 #include "version.hpp"
 
 namespace {
@@ -150,6 +151,12 @@ int main(int argc, char** argv) {
     notices = ok.notices;
     auto again = jb::config::parse_command_line(args, std::move(from_file));
     opts = std::get<jb::config::cli_result>(again).opts;
+  }
+  if (opts.tls) {
+    if (auto e = jb::server::check_tls_options(*opts.tls)) {
+      std::fprintf(stderr, "jetbroker: %s\n", e->c_str());
+      return 1;
+    }
   }
   jb::log::init({opts.log_file, opts.debug, opts.trace, opts.logtime, opts.logtime_utc});
   for (auto& n : notices) jb::log::server().warn("{}", n);

@@ -17,6 +17,7 @@
 #include "protocol/writer.hpp"
 #include "server/log.hpp"
 #include "server/monitor/http_monitor.hpp"
+#include "server/tls.hpp"
 #include "version.hpp"
 
 namespace jb::server {
@@ -56,6 +57,12 @@ server::server(config::options opts)
       io_(opts_.worker_threads > 0 ? opts_.worker_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
       acceptor_(io_) {
   name_ = opts_.server_name.empty() ? id_ : opts_.server_name;
+  if (opts_.tls) {
+    tls_ctx_ = make_tls_context(*opts_.tls);
+    // nats-server gives clients the TLS timeout plus a second to authenticate, unless set.
+    if (opts_.auth_timeout == std::chrono::seconds(2))
+      opts_.auth_timeout = std::max<std::chrono::milliseconds>(opts_.auth_timeout, opts_.tls->timeout + std::chrono::seconds(1));
+  }
 }
 
 server::~server() {
@@ -105,6 +112,10 @@ void server::start() {
   }
   port_ = acceptor_.local_endpoint().port();
   log::server().info("Listening for client connections on {}", host_port(opts_.host, port_));
+  if (tls_ctx_) {
+    if (opts_.allow_non_tls) log::server().info("TLS available for client connections");
+    else log::server().info("TLS required for client connections");
+  }
   do_accept();
   log::server().info("Server is ready");
 }
@@ -122,7 +133,7 @@ void server::do_accept() {
     const bool over_limit = static_cast<int>(num_clients()) >= opts_.max_connections;
     auto cid = ++next_cid_;
     counters_.total_connections.fetch_add(1, std::memory_order_relaxed);
-    auto conn = std::make_shared<client_connection>(*this, std::move(sock), cid);
+    auto conn = std::make_shared<client_connection>(*this, transport(std::move(sock)), cid);
     {
       std::lock_guard lk(clients_mu_);
       clients_.emplace(cid, conn);
@@ -235,6 +246,12 @@ std::string server::info_json(std::uint64_t cid, const std::string& client_ip, b
   o["port"] = port_;
   o["headers"] = true;
   if (opts_.auth_required()) o["auth_required"] = true;
+  if (opts_.tls) {
+    // handshake_first always requires TLS; allow_non_tls makes it optional (tls_available).
+    if (!opts_.allow_non_tls || opts_.tls->handshake_first) o["tls_required"] = true;
+    if (opts_.tls->verify) o["tls_verify"] = true;
+    if (opts_.allow_non_tls && !opts_.tls->handshake_first) o["tls_available"] = true;
+  }
   o["max_payload"] = opts_.max_payload;
   if (opts_.jetstream) o["jetstream"] = true;
   if (cid) o["client_id"] = cid;

@@ -22,6 +22,10 @@
 #include "config/options.hpp"
 #include "server/sublist.hpp"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace jb::jetstream {
 class jetstream;
 }
@@ -67,6 +71,8 @@ class server {
   [[nodiscard]] server_counters& counters() noexcept { return counters_; }
   [[nodiscard]] std::chrono::system_clock::time_point start_time() const noexcept { return start_time_; }
   [[nodiscard]] boost::asio::io_context& io() noexcept { return io_; }
+  // TLS for client connections (`tls {}` / --tls): null when the client port is plaintext.
+  [[nodiscard]] boost::asio::ssl::context* tls_context() const noexcept { return tls_ctx_.get(); }
 
   // Connection registry (any thread).
   void remove_client(std::uint64_t cid);
@@ -105,6 +111,7 @@ class server {
   mutable std::mutex clients_mu_;
   std::unordered_map<std::uint64_t, std::shared_ptr<client_connection>> clients_;
 
+  std::unique_ptr<boost::asio::ssl::context> tls_ctx_;
   std::unique_ptr<http_monitor> monitor_;
   std::unique_ptr<jetstream::jetstream> js_;
   std::vector<std::thread> threads_;
