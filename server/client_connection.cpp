@@ -6,6 +6,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 
@@ -222,7 +223,10 @@ awaitable<void> client_connection::read_loop(std::shared_ptr<client_connection> 
     auto [ec, n] = co_await transport_.async_read_some(asio::buffer(rbuf_.data() + rend_, room),
                                                     asio::as_tuple(asio::use_awaitable));
     if (ec) {
-      close_on_strand(ec == asio::error::eof ? close_reason::client_closed : close_reason::read_error, {});
+      // A TLS peer that closes without close_notify, or a WebSocket close frame, is a close too.
+      const bool eof = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
+                       ec == boost::beast::websocket::error::closed;
+      close_on_strand(eof ? close_reason::client_closed : close_reason::read_error, {});
       co_return;
     }
     if (closed_) co_return;

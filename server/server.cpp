@@ -60,8 +60,7 @@ server::server(config::options opts)
   if (opts_.tls) {
     tls_ctx_ = make_tls_context(*opts_.tls);
     // nats-server gives clients the TLS timeout plus a second to authenticate, unless set.
-    if (opts_.auth_timeout == std::chrono::seconds(2))
-      opts_.auth_timeout = std::max<std::chrono::milliseconds>(opts_.auth_timeout, opts_.tls->timeout + std::chrono::seconds(1));
+    if (opts_.auth_timeout == std::chrono::seconds(2)) opts_.auth_timeout = opts_.tls->timeout + std::chrono::seconds(1);
   }
 }
 

@@ -57,13 +57,20 @@ std::unique_ptr<asio::ssl::context> make_tls_context(const config::tls_options& 
   SSL_CTX_set_ciphersuites(native, "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384");
   ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_compression |
                    asio::ssl::context::single_dh_use);
+  SSL_CTX_set_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE);
   boost::system::error_code ec;
   ctx->use_certificate_chain_file(t.cert_file, ec);
   if (ec) throw std::runtime_error(pair_err + "failed to find any PEM data in certificate input");
-  ctx->use_private_key_file(t.key_file, asio::ssl::context::pem, ec);
-  if (ec) throw std::runtime_error(pair_err + "failed to find any PEM data in key input");
-  if (SSL_CTX_check_private_key(native) != 1)
-    throw std::runtime_error(pair_err + "tls: private key does not match public key");
+  {
+    std::FILE* f = std::fopen(t.key_file.c_str(), "rb");
+    EVP_PKEY* key = f ? PEM_read_PrivateKey(f, nullptr, nullptr, nullptr) : nullptr;
+    if (f) std::fclose(f);
+    if (key == nullptr) throw std::runtime_error(pair_err + "failed to find any PEM data in key input");
+    const bool ok = SSL_CTX_use_PrivateKey(native, key) == 1 && SSL_CTX_check_private_key(native) == 1;
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+    if (!ok) throw std::runtime_error(pair_err + "tls: private key does not match public key");
+  }
   if (!t.ca_file.empty()) {
     if (!readable(t.ca_file)) throw std::runtime_error(open_error(t.ca_file));
     ctx->load_verify_file(t.ca_file, ec);
