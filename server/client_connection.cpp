@@ -114,7 +114,7 @@ void client_connection::start() {
     asio::co_spawn(transport_.get_executor(), [self] { return self->secure_start(self); }, asio::detached);
     return;
   }
-  send(protocol::info_line(srv_.info_json(cid_, ip_)));
+  send(protocol::info_line(transport_.is_websocket() ? srv_.ws_info_json(cid_, ip_) : srv_.info_json(cid_, ip_)));
   run_loops();
 }
 
@@ -225,7 +225,7 @@ awaitable<void> client_connection::read_loop(std::shared_ptr<client_connection> 
     if (ec) {
       // A TLS peer that closes without close_notify, or a WebSocket close frame, is a close too.
       const bool eof = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
-                       ec == boost::beast::websocket::error::closed;
+                       ec == boost::beast::websocket::error::closed || transport_.ws_close_done();
       close_on_strand(eof ? close_reason::client_closed : close_reason::read_error, {});
       co_return;
     }

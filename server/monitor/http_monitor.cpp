@@ -143,6 +143,27 @@ struct http_monitor::impl : std::enable_shared_from_this<impl> {
     v["slow_consumers"] = c.slow_consumers.load();
     v["subscriptions"] = srv.subs().count();
     v["config_load_time"] = rfc3339(srv.start_time());
+    if (o.websocket.configured) {
+      // As nats-server: the block's settings, with the listener's address once it runs.
+      const auto& w = o.websocket;
+      json::object ws;
+      if (websocket_enabled(o) || !w.host.empty()) ws["host"] = w.host.empty() ? std::string("0.0.0.0") : w.host;
+      if (srv.websocket_port() > 0) ws["port"] = srv.websocket_port();
+      if (!w.advertise.empty()) ws["advertise"] = w.advertise;
+      if (w.handshake_timeout.count() > 0)
+        ws["handshake_timeout"] = std::chrono::duration_cast<std::chrono::nanoseconds>(w.handshake_timeout).count();
+      if (w.no_tls) ws["no_tls"] = true;
+      if (w.same_origin) ws["same_origin"] = true;
+      if (!w.allowed_origins.empty()) {
+        json::array a;
+        for (const auto& x : w.allowed_origins) a.emplace_back(x);
+        ws["allowed_origins"] = std::move(a);
+      }
+      if (w.compression) ws["compression"] = true;
+      v["websocket"] = std::move(ws);
+    } else {
+      v["websocket"] = json::object{};
+    }
     if (srv.js()) {
       auto j = jsz();
       json::object out;
