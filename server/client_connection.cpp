@@ -655,7 +655,8 @@ bool client_connection::on_ping() {
     // Like nats-server: after the first PONG, clients speaking protocol 1 get an async INFO
     // that confirms the connection (connect_info) and names their account.
     first_pong_sent_ = true;
-    if (client_protocol_ >= 1) send(protocol::info_line(srv_.info_json(cid_, ip_, true)));
+    if (client_protocol_ >= 1)
+      send(protocol::info_line(transport_.is_websocket() ? srv_.ws_info_json(cid_, ip_, true) : srv_.info_json(cid_, ip_, true)));
   }
   return true;
 }

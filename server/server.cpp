@@ -268,9 +268,9 @@ std::size_t server::num_clients() const {
 
 int server::websocket_port() const noexcept { return websocket_ ? websocket_->port() : 0; }
 
-std::string server::ws_info_json(std::uint64_t cid, const std::string& client_ip) const {
+std::string server::ws_info_json(std::uint64_t cid, const std::string& client_ip, bool connect_info) const {
   // nats-server tells WebSocket clients the WebSocket listener's address and TLS.
-  auto v = boost::json::parse(info_json(cid, client_ip));
+  auto v = boost::json::parse(info_json(cid, client_ip, connect_info));
   auto& o = v.as_object();
   o["host"] = opts_.websocket.host.empty() ? std::string("0.0.0.0") : opts_.websocket.host;
   o["port"] = websocket_port();

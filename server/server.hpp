@@ -87,7 +87,8 @@ class server {
   // starts it. Any thread; the stream is closed instead when the server is stopping.
   void add_client(transport t);
   // The INFO of a WebSocket client: host and port are the WebSocket listener's.
-  [[nodiscard]] std::string ws_info_json(std::uint64_t cid, const std::string& client_ip) const;
+  [[nodiscard]] std::string ws_info_json(std::uint64_t cid, const std::string& client_ip,
+                                         bool connect_info = false) const;
   [[nodiscard]] int websocket_port() const noexcept;
 
   // Connection registry (any thread).

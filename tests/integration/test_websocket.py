@@ -111,6 +111,21 @@ def test_info_frame(ws_server, server_kind):
     ws.close()
 
 
+def test_async_info_after_first_pong_keeps_websocket_address(ws_server):
+    srv, port = ws_server()
+    ws = open_ws(port)
+    info_of(ws)
+    ws.send('CONNECT {"verbose":false,"protocol":1}\r\nPING\r\n')
+    got = b""
+    while not (m := re.search(rb"INFO ([^\r]*)\r\n", got)):
+        got += ws.read_until(b"\r\n")
+    assert got.startswith(b"PONG\r\n")
+    info = json.loads(m.group(1))
+    assert info["connect_info"] is True
+    assert (info["host"], info["port"]) == ("0.0.0.0", port)
+    ws.close()
+
+
 def test_protocol_in_frames(ws_server):
     srv, port = ws_server()
     ws = open_ws(port)
