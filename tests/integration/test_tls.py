@@ -318,3 +318,20 @@ def test_startup_errors(server_kind, certs, args, text):
                        capture_output=True, text=True, timeout=IO_TIMEOUT, stdin=subprocess.DEVNULL)
     assert r.returncode != 0
     assert text in r.stderr
+
+
+def test_allow_non_tls_serves_both(server_factory, certs, tmp_path):
+    conf = write_conf(tmp_path, f"""
+allow_non_tls: true
+tls {{ cert_file: "{certs.server_pem}", key_file: "{certs.server_key}" }}
+""")
+    srv = server_factory("-c", conf)
+    srv.wait_log(r"\[INF\] TLS available for client connections")
+    plain = socket.create_connection((srv.host, srv.port), timeout=IO_TIMEOUT)
+    info = read_plain_info(plain)
+    assert info["tls_available"] is True and "tls_required" not in info
+    plain.sendall(b"CONNECT {}\r\nPING\r\n")
+    assert read_until(plain, b"PONG\r\n") == b"+OK\r\nPONG\r\n"
+    tls, _ = tls_session(srv, certs)
+    tls.sendall(b"CONNECT {}\r\nPING\r\n")
+    assert read_until(tls, b"PONG\r\n") == b"+OK\r\nPONG\r\n"
