@@ -319,7 +319,7 @@ def test_connz_lists_websocket_clients(ws_server):
     ws.send('CONNECT {"name":"wsc"}\r\nPING\r\n')
     ws.read_until(b"PONG\r\n")
     conns = srv.connz()["connections"]
-    assert [c["name"] for c in conns] == ["wsc"]
+    assert [(c["name"], c["kind"], c["type"]) for c in conns] == [("wsc", "Client", "websocket")]
     ws.close()
 
 
