@@ -628,8 +628,6 @@ class loader {
           u.perms = parse_permissions(mv);
         } else if (k == "allowed_connection_types" || k == "connection_types" || k == "clients") {
           if (auto s = strings(mv)) u.allowed_connection_types = *s;
-        } else if (k == "account") {
-          if (auto s = str(mv)) u.account = *s;
         } else if (k == "proxy_required") {
           // Accepted; not implemented.
         } else {
@@ -689,9 +687,10 @@ class loader {
           for (const auto& rm : mv.map) {
             const std::string rk = lower(rm.key);
             if (rk == "max" || rk == "max_msgs" || rk == "max_messages" || rk == "max_responses") {
-              if (auto i = int32(rm.val)) r.max_msgs = *i;
+              // 0 keeps the default (1), a negative value means unlimited (nats parseAllowResponses).
+              if (auto i = int32(rm.val); i && *i != 0) r.max_msgs = *i;
             } else if (rk == "expires" || rk == "expiration" || rk == "ttl") {
-              if (auto d = strict_duration(rm.val, rk)) r.expires = *d;
+              if (auto d = strict_duration(rm.val, rk); d && d->count() != 0) r.expires = *d;
             } else {
               error(rm.val, "Unknown field " + quote(rm.key) + " parsing allow_responses");
             }
@@ -909,6 +908,7 @@ class loader {
           }
         } else if (k == "to" || k == "prefix") {
           if (auto s = str(m.val)) x.to = *s;
+          x.prefix = k == "prefix";
         } else if (one_of(k, {"share", "allow_trace"})) {
           // Accepted; not implemented.
         } else {

@@ -63,6 +63,7 @@ struct account_import {
   std::string account;  // exporting account
   std::string subject;
   std::string to;       // service `to` or stream `prefix` (nats `to`/`prefix`)
+  bool prefix = false;  // `to` came from `prefix`: the local subject is `<prefix>.<subject>`
 };
 
 struct account {
@@ -151,7 +152,11 @@ struct options {
   std::string user;
   std::string password;
   std::string auth_token;
-  [[nodiscard]] bool auth_required() const { return !user.empty() || !auth_token.empty(); }
+  // Clients must authenticate (INFO auth_required, CONNECT first). Not with no_auth_user, which
+  // lets clients without credentials in as that user.
+  [[nodiscard]] bool auth_required() const {
+    return (!user.empty() || !auth_token.empty() || !users.empty()) && no_auth_user.empty();
+  }
   // Multi-user auth (authorization.users and every account's users, with `account` set).
   std::vector<jb::config::user> users;
   std::optional<permissions> default_permissions;  // authorization.default_permissions

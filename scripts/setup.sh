@@ -13,7 +13,7 @@ AIOHTTP_VERSION=3.13.2          # nats-py's websocket transport (nats.connect("w
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-system1.81-dev
-  libspdlog-dev libfmt-dev librocksdb-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libspdlog-dev libfmt-dev librocksdb-dev libcrypt-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev python3-venv
   libssl-dev openssl chromium
 )

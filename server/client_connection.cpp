@@ -13,6 +13,7 @@
 #include "protocol/headers.hpp"
 #include "protocol/subject.hpp"
 #include "protocol/writer.hpp"
+#include "server/account.hpp"
 #include "server/jetstream/jetstream.hpp"
 #include "server/log.hpp"
 #include "server/router.hpp"
@@ -28,7 +29,9 @@ namespace {
 
 constexpr std::size_t min_read_buffer = 4096;
 constexpr std::size_t max_idle_read_buffer = 64 * 1024;
-constexpr std::size_t max_retained_write_buffer = 1024 * 1024;
+// Bounds of the per-client permission state (nats-server uses similar sizes).
+constexpr std::size_t max_pub_cache = 128;
+constexpr std::size_t max_reply_grants = 4096;
 
 // The stall a delivery on this thread asks of its publisher (see read_loop); the read loop
 // resets it before parsing and reads it right after, on the same thread.
@@ -52,6 +55,23 @@ std::uint16_t ws_close_status(close_reason r) {
     case close_reason::stale_connection: return 1006;
   }
   return 1011;
+}
+
+// Go's %q for the subjects in permission errors: quoted, with '"' and '\\' escaped.
+std::string quoted(std::string_view s) {
+  std::string q = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') q += '\\';
+    q += c;
+  }
+  return q + "\"";
+}
+
+// Reply subjects reserved for the server (service-import responses, JetStream acks, gateway
+// replies): a client may not publish with them as its reply.
+bool is_reserved_reply(std::string_view r) noexcept {
+  return (r.size() > 4 && r.substr(0, 4) == "_R_.") || (r.size() > 8 && r.substr(0, 8) == "$JS.ACK.") ||
+         (r.size() > 5 && r.substr(0, 5) == "_GR_.");
 }
 
 std::int64_t now_ns() {
@@ -95,6 +115,11 @@ client_connection::client_connection(server& srv, transport t, std::uint64_t cid
     ip_ = ep.address().to_string();
     remote_port_ = ep.port();
   }
+  // nats-server tags WebSocket clients "wid:" and the others "cid:".
+  log_prefix_ = ip_ + ":" + std::to_string(remote_port_) + (transport_.is_websocket() ? " - wid:" : " - cid:") +
+                std::to_string(cid_);
+  acc_ = &srv_.global_account();
+  account_name_ = acc_->name();
   transport_.tcp().set_option(asio::ip::tcp::no_delay(true), ec);
   limits_.max_control_line = srv_.opts().max_control_line;
   limits_.max_payload = srv_.opts().max_payload;
@@ -108,7 +133,7 @@ client_connection::client_connection(server& srv, transport t, std::uint64_t cid
 client_connection::~client_connection() { srv_.live_connections.fetch_sub(1); }
 
 void client_connection::start() {
-  log::client().debug("{}:{} - cid:{} - Client connection created", ip_, remote_port_, cid_);
+  log::client().debug("{} - Client connection created", log_prefix_);
   if (srv_.tls_context() != nullptr && transport_.kind() == transport_kind::tcp) {
     auto self = shared_from_this();
     asio::co_spawn(transport_.get_executor(), [self] { return self->secure_start(self); }, asio::detached);
@@ -169,7 +194,7 @@ awaitable<void> client_connection::secure_start(std::shared_ptr<client_connectio
       if (got == 0 || b != 0x16) co_return run_loops();
     }
   }
-  log::client().debug("{}:{} - cid:{} - Starting TLS client connection handshake", ip_, remote_port_, cid_);
+  log::client().debug("{} - Starting TLS client connection handshake", log_prefix_);
   transport_.start_tls(*srv_.tls_context());
   auto expired = std::make_shared<bool>(false);
   asio::steady_timer timer(transport_.get_executor(), t.timeout);
@@ -190,13 +215,13 @@ awaitable<void> client_connection::secure_start(std::shared_ptr<client_connectio
     auto err = describe_tls_handshake_error(ec, *expired,
                                             local.address().to_string() + ":" + std::to_string(local.port()),
                                             ip_ + ":" + std::to_string(remote_port_));
-    if (err.is_error) log::client().error("{}:{} - cid:{} - TLS handshake error: {}", ip_, remote_port_, cid_, err.text);
-    else log::client().debug("{}:{} - cid:{} - TLS handshake error: {}", ip_, remote_port_, cid_, err.text);
+    if (err.is_error) log::client().error("{} - TLS handshake error: {}", log_prefix_, err.text);
+    else log::client().debug("{} - TLS handshake error: {}", log_prefix_, err.text);
     close_on_strand(close_reason::tls_handshake_error, {});
     co_return transport_.close();
   }
-  log::client().debug("{}:{} - cid:{} - TLS handshake complete", ip_, remote_port_, cid_);
-  log::client().debug("{}:{} - cid:{} - TLS version {}, cipher suite {}", ip_, remote_port_, cid_,
+  log::client().debug("{} - TLS handshake complete", log_prefix_);
+  log::client().debug("{} - TLS version {}, cipher suite {}", log_prefix_,
                       transport_.tls_version(), transport_.tls_cipher());
   {
     std::lock_guard lk(info_mu_);
@@ -205,6 +230,15 @@ awaitable<void> client_connection::secure_start(std::shared_ptr<client_connectio
   }
   if (first) send(info);
   run_loops();
+}
+
+void client_connection::start_rejected(close_reason reason, const std::string& err_text) {
+  // Before any TLS handshake, as nats-server: INFO and the error in plaintext.
+  send(protocol::info_line(transport_.is_websocket() ? srv_.ws_info_json(cid_, ip_) : srv_.info_json(cid_, ip_)));
+  loops_started_ = true;
+  auto self = shared_from_this();
+  asio::co_spawn(transport_.get_executor(), [self] { return self->write_loop(self); }, asio::detached);
+  close_on_strand(reason, err_text);
 }
 
 awaitable<void> client_connection::read_loop(std::shared_ptr<client_connection> /*keep_alive*/) {
@@ -274,7 +308,7 @@ awaitable<void> client_connection::read_loop(std::shared_ptr<client_connection> 
             close_on_strand(close_reason::max_payload, "Maximum Payload Violation");
             break;
           default:
-            log::client().error("{}:{} - cid:{} - {}", ip_, remote_port_, cid_, protocol::describe(r.error));
+            log_error(protocol::describe(r.error));
             close_on_strand(close_reason::protocol_violation, {});
             break;
         }
@@ -308,7 +342,8 @@ awaitable<void> client_connection::read_loop(std::shared_ptr<client_connection> 
 }
 
 awaitable<void> client_connection::write_loop(std::shared_ptr<client_connection> /*keep_alive*/) {
-  std::string writing;
+  std::vector<out_buffer::block> writing;
+  std::vector<asio::const_buffer> seq;
   for (;;) {
     bool wait = false, finish = false;
     {
@@ -320,8 +355,8 @@ awaitable<void> client_connection::write_loop(std::shared_ptr<client_connection>
         if (closing_) finish = true;
         else { writer_idle_ = true; wait = true; }
       } else {
-        writing.swap(out_);
-        in_flight_ = writing.size();
+        in_flight_ = out_.size();
+        out_.take(writing);
       }
     }
     if (finish) break;
@@ -330,13 +365,13 @@ awaitable<void> client_connection::write_loop(std::shared_ptr<client_connection>
       co_await write_signal_.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
-    auto [ec, n] = co_await transport_.async_write(asio::buffer(writing), asio::as_tuple(asio::use_awaitable));
+    out_buffer::sequence(writing, seq);
+    auto [ec, n] = co_await transport_.async_write(seq, asio::as_tuple(asio::use_awaitable));
     if (ec) {
       close_on_strand(close_reason::write_error, {});
       break;
     }
-    writing.clear();
-    if (writing.capacity() > max_retained_write_buffer) std::string().swap(writing);
+    writing.clear();  // the blocks go back to the allocator
   }
   if (transport_.is_websocket() && !transport_.ws_close_done()) {
     // Like nats-server, a close frame whose status and text say why, then the TCP close
@@ -350,7 +385,8 @@ awaitable<void> client_connection::write_loop(std::shared_ptr<client_connection>
 
 awaitable<void> client_connection::liveness_loop(std::shared_ptr<client_connection> /*keep_alive*/) {
   const auto& o = srv_.opts();
-  if (o.auth_required() && !connected_) {
+  // The auth timer runs whenever authentication is configured, with no_auth_user too (nats-server).
+  if (srv_.auth().required() && !connected_) {
     liveness_timer_.expires_after(o.auth_timeout);
     auto [ec] = co_await liveness_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (closed_) co_return;
@@ -403,6 +439,17 @@ bool client_connection::deliver(subscription& sub, const message_view& m) {
     return false;
   }
   protocol::append_delivery(out_, m.subject, sub.sid, m.reply, m.headers, m.payload, headers_);
+  if (track_replies_ && !m.reply.empty()) [[unlikely]] {
+    const auto now = std::chrono::steady_clock::now();
+    replies_.insert_or_assign(std::string(m.reply), reply_grant{now, 0});
+    if (replies_.size() > max_reply_grants) {
+      const auto& rp = *perms_->responses();
+      std::erase_if(replies_, [&](const auto& kv) {
+        return (rp.max_msgs > 0 && kv.second.sent >= rp.max_msgs) ||
+               (rp.expires.count() > 0 && now - kv.second.at > rp.expires);
+      });
+    }
+  }
   ++out_msgs_;
   out_bytes_ += sz;
   const std::int64_t pending = static_cast<std::int64_t>(out_.size() + in_flight_);
@@ -442,7 +489,7 @@ void client_connection::on_max_reached(const std::shared_ptr<subscription>& sub)
         self->subs_.erase(it);
       }
       self->num_subs_.store(self->subs_.size(), std::memory_order_relaxed);
-      self->srv_.subs().remove(sub);
+      self->drop_sub(sub);
     }
   });
 }
@@ -462,10 +509,10 @@ void client_connection::close_on_strand(close_reason reason, const std::string& 
   closed_ = true;
   close_reason_ = reason;
   if (!err_text.empty()) {
-    log::client().error("{}:{} - cid:{} - {}", ip_, remote_port_, cid_, err_text);
+    if (reason != close_reason::auth_violation) log_error(err_text);  // on_connect logged it
     send(protocol::err_line(err_text));
   }
-  log::client().debug("{}:{} - cid:{} - Client connection closed: {}", ip_, remote_port_, cid_, to_string(reason));
+  log::client().debug("{} - Client connection closed: {}", log_prefix_, to_string(reason));
   remove_all_subs();
   {
     std::lock_guard lk(out_mu_);
@@ -482,11 +529,62 @@ void client_connection::close_on_strand(close_reason reason, const std::string& 
   srv_.remove_client(cid_);
 }
 
-void client_connection::remove_all_subs() {
-  for (auto& [sid, sub] : subs_) {
-    sub->closed.store(true, std::memory_order_relaxed);
-    srv_.subs().remove(sub);
+void client_connection::log_error(std::string_view text) { log::client().error("{} - {}", log_prefix_, text); }
+
+void client_connection::drop_sub(const std::shared_ptr<subscription>& sub) {
+  sub->closed.store(true, std::memory_order_relaxed);
+  sub->home->subs().remove(sub);
+  for (const auto& sh : sub->shadows) {
+    sh->closed.store(true, std::memory_order_relaxed);
+    sh->import->from->subs().remove(sh);
   }
+}
+
+void client_connection::add_shadow_subs(const std::shared_ptr<subscription>& sub) {
+  // nats-server's shadow subscriptions: interest in the exporter for each overlapping import.
+  for (const auto& im : acc_->stream_imports()) {
+    auto remote = im->remote_filter(sub->subject);
+    if (!remote) continue;
+    auto sh = std::make_shared<subscription>();
+    sh->subject = std::move(*remote);
+    sh->queue = sub->queue;
+    sh->sid = sub->sid;
+    sh->owner = sub->owner;
+    sh->import = im.get();
+    if (im->from->subs().insert(sh)) sub->shadows.push_back(std::move(sh));
+  }
+}
+
+bool client_connection::delivery_denied(std::string_view subject) const noexcept {
+  return perms_ && perms_->delivery_denied(subject);
+}
+
+bool client_connection::publish_allowed(std::string_view subject) {
+  bool allowed;
+  if (auto it = pub_cache_.find(subject); it != pub_cache_.end()) {
+    allowed = it->second;
+  } else {
+    allowed = perms_->publish_allowed(subject);
+    if (pub_cache_.size() >= max_pub_cache) pub_cache_.clear();
+    pub_cache_.emplace(subject, allowed);
+  }
+  if (allowed || !perms_->responses()) return allowed;
+  // allow_responses: a reply to a message this client received, within its count and time.
+  const auto& rp = *perms_->responses();
+  std::lock_guard lk(out_mu_);
+  auto it = replies_.find(subject);
+  if (it == replies_.end()) return false;
+  ++it->second.sent;
+  if ((rp.max_msgs > 0 && it->second.sent > rp.max_msgs) ||
+      (rp.expires.count() > 0 && std::chrono::steady_clock::now() - it->second.at > rp.expires)) {
+    replies_.erase(it);
+    return false;
+  }
+  return true;
+}
+
+void client_connection::remove_all_subs() {
+  for (auto& [sid, sub] : subs_) drop_sub(sub);
   {
     std::lock_guard lk(info_mu_);
     subs_.clear();
@@ -495,9 +593,16 @@ void client_connection::remove_all_subs() {
 }
 
 bool client_connection::check_auth_before_op() {
-  if (!connected_ && srv_.opts().auth_required()) {
+  if (connected_) return true;
+  if (srv_.opts().auth_required()) {
+    log_error(authenticator::failure_text({}));
     close_on_strand(close_reason::auth_violation, "Authorization Violation");
     return false;
+  }
+  if (!auth_timer_done_ && srv_.auth().required()) {
+    // no_auth_user: an operation before CONNECT ends the auth timer, as in nats-server.
+    auth_timer_done_ = true;
+    liveness_timer_.cancel();
   }
   return true;
 }
@@ -505,7 +610,7 @@ bool client_connection::check_auth_before_op() {
 bool client_connection::on_pub(const protocol::pub_op& op) {
   if (!check_auth_before_op()) return false;
   if (op.has_headers && !headers_) {
-    log::client().error("{}:{} - cid:{} - message headers not supported", ip_, remote_port_, cid_);
+    log_error("message headers not supported");
     close_on_strand(close_reason::protocol_violation, {});
     return false;
   }
@@ -514,19 +619,30 @@ bool client_connection::on_pub(const protocol::pub_op& op) {
                   std::memory_order_relaxed);
   // nats-server reports a wildcard publish subject to a pedantic client but still routes it.
   if (pedantic_ && !protocol::is_valid_literal_subject(op.subject)) send(protocol::err_line("Invalid Publish Subject"));
+  if (perms_ && perms_->restricts_publish() && !publish_allowed(op.subject)) [[unlikely]] {
+    send(protocol::err_line("Permissions Violation for Publish to " + quoted(op.subject)));
+    log_error("Publish Violation - Subject " + quoted(op.subject));
+    return true;
+  }
+  if (!op.reply.empty() && is_reserved_reply(op.reply)) [[unlikely]] {
+    send(protocol::err_line("Permissions Violation for Publish with Reply of " + quoted(op.reply)));
+    log_error("Publish Violation - Reply " + quoted(op.reply));
+    return true;
+  }
   if (verbose_) send(protocol::ok_line);
   route(message_view{op.subject, op.reply, op.headers, op.payload});
   return !closed_;
 }
 
 void client_connection::route(const message_view& m) {
-  auto result = srv_.subs().match(m.subject);
+  if (acc_->has_service_imports()) set_publisher_rtt(rtt_ns_);  // strand: rtt_ns_ is ours
+  auto result = acc_->subs().match(m.subject);
   auto st = route_to(*result, m, cid_, echo_, kicks_);
   batch_out_msgs_ += st.delivered;
   batch_out_bytes_ += st.delivered * (m.headers.size() + m.payload.size());
   if (!st.any_interest && !m.reply.empty() && no_responders_) {
     // No responders: a 503 status to this client only, on its subscription for the reply.
-    auto replies = srv_.subs().match(m.reply);
+    auto replies = acc_->subs().match(m.reply);
     for (const auto& sp : replies->plain) {
       if (sp->owner.get() == this) {
         std::string hdr = protocol::header_builder().status(503).add("Nats-Subject", m.subject).finish();
@@ -541,6 +657,23 @@ void client_connection::route(const message_view& m) {
 
 bool client_connection::on_sub(const protocol::sub_op& op) {
   if (!check_auth_before_op()) return false;
+  // Permissions come first, as in nats-server (an invalid subject can be a violation too);
+  // the "_sys_" queue group is reserved for every client.
+  subscribe_check chk;
+  if (perms_) chk = perms_->can_subscribe(op.subject, op.queue);
+  if (!chk.allowed || op.queue == "_sys_") [[unlikely]] {
+    if (op.queue.empty()) {
+      send(protocol::err_line("Permissions Violation for Subscription to " + quoted(op.subject)));
+      log_error("Subscription Violation - Subject " + quoted(op.subject) + ", SID " + std::string(op.sid));
+    } else {
+      send(protocol::err_line("Permissions Violation for Subscription to " + quoted(op.subject) + " using queue " +
+                              quoted(op.queue)));
+      log_error("Subscription Violation - Subject " + quoted(op.subject) + ", Queue: " + quoted(op.queue) + ", SID " +
+                std::string(op.sid));
+    }
+    return true;
+  }
+  if (chk.needs_delivery_filter) filter_deliveries.store(true, std::memory_order_release);
   if (!protocol::is_valid_filter(op.subject) ||
       (!op.queue.empty() && !protocol::is_valid_subject(op.queue))) {
     send(protocol::err_line("Invalid Subject"));
@@ -553,8 +686,10 @@ bool client_connection::on_sub(const protocol::sub_op& op) {
     sub->queue = op.queue;
     sub->sid = sid;
     sub->owner = shared_from_this();
-    if (srv_.subs().insert(sub)) {
-      if (auto* js = srv_.js()) js->on_interest(sub->subject);
+    sub->home = acc_;
+    if (acc_->subs().insert(sub)) {
+      if (!acc_->stream_imports().empty()) add_shadow_subs(sub);
+      if (auto* js = srv_.js(); js && acc_ == &srv_.js_account()) js->on_interest(sub->subject);
       {
         std::lock_guard lk(info_mu_);
         subs_.emplace(std::move(sid), std::move(sub));
@@ -574,9 +709,9 @@ bool client_connection::on_unsub(const protocol::unsub_op& op) {
     if (op.max > 0 && op.max > sub->delivered.load(std::memory_order_relaxed)) {
       // nats-server counts what was already delivered towards the limit.
       sub->max_msgs = op.max;
+      for (auto& sh : sub->shadows) sh->max_msgs = op.max;
     } else {
-      sub->closed.store(true, std::memory_order_relaxed);
-      srv_.subs().remove(sub);
+      drop_sub(sub);
       {
         std::lock_guard lk(info_mu_);
         subs_.erase(it);
@@ -588,19 +723,11 @@ bool client_connection::on_unsub(const protocol::unsub_op& op) {
   return true;
 }
 
-bool client_connection::authenticate(const std::string& user, const std::string& pass,
-                                     const std::string& token) const {
-  const auto& o = srv_.opts();
-  if (!o.auth_token.empty()) return token == o.auth_token;
-  if (!o.user.empty()) return user == o.user && pass == o.password;
-  return true;
-}
-
 bool client_connection::on_connect(const protocol::connect_op& op) {
   boost::system::error_code ec;
   auto v = boost::json::parse(op.json, ec);
   if (ec || !v.is_object()) {
-    log::client().error("{}:{} - cid:{} - invalid CONNECT: {}", ip_, remote_port_, cid_, ec ? ec.message() : "not an object");
+    log_error(std::string("invalid CONNECT: ") + (ec ? ec.message() : "not an object"));
     close_on_strand(close_reason::protocol_violation, {});
     return false;
   }
@@ -636,11 +763,40 @@ bool client_connection::on_connect(const protocol::connect_op& op) {
     lang_ = get_str("lang");
     version_ = get_str("version");
   }
-  if (srv_.opts().auth_required() && !authenticate(get_str("user"), get_str("pass"), get_str("auth_token"))) {
+  const std::string user = get_str("user"), pass = get_str("pass"), token = get_str("auth_token");
+  const connect_credentials creds{user, pass, token};
+  const auth_identity* id = srv_.auth().authenticate(creds);
+  if (id == nullptr) {
+    log_error(authenticator::failure_text(creds));
     close_on_strand(close_reason::auth_violation, "Authorization Violation");
     return false;
   }
   if (!connected_) {
+    // The identity is fixed by the first CONNECT. Subscriptions made before it (only possible
+    // without auth or with no_auth_user) stay in the account they were made in, as in
+    // nats-server; deliverers read perms_ only after filter_deliveries, set after this.
+    acc_ = id->acc;
+    perms_ = id->perms;
+    // nats-server's connection tag: "v<version>:<lang>:<name>" (the parts present), then the
+    // account and user.
+    std::string tag;
+    for (const std::string* part : {&version_, &lang_, &name_}) {
+      if (part->empty()) continue;
+      if (!tag.empty()) tag += ':';
+      if (part == &version_) tag += 'v';
+      tag += *part;
+    }
+    if (!tag.empty()) log_prefix_ += " - " + quoted(tag);
+    if (!id->log_tag.empty()) log_prefix_ += " - " + id->log_tag;
+    {
+      std::lock_guard lk(out_mu_);
+      track_replies_ = perms_ && perms_->responses();
+    }
+    {
+      std::lock_guard lk(info_mu_);
+      user_ = id->user;
+      account_name_ = acc_->name();
+    }
     connected_ = true;
     liveness_timer_.cancel();  // ends the auth timeout; the ping loop re-arms
   }
@@ -655,8 +811,10 @@ bool client_connection::on_ping() {
     // Like nats-server: after the first PONG, clients speaking protocol 1 get an async INFO
     // that confirms the connection (connect_info) and names their account.
     first_pong_sent_ = true;
-    if (client_protocol_ >= 1)
-      send(protocol::info_line(transport_.is_websocket() ? srv_.ws_info_json(cid_, ip_, true) : srv_.info_json(cid_, ip_, true)));
+    if (client_protocol_ >= 1) {
+      send(protocol::info_line(transport_.is_websocket() ? srv_.ws_info_json(cid_, ip_, true, acc_->name())
+                                                         : srv_.info_json(cid_, ip_, true, false, acc_->name())));
+    }
   }
   return true;
 }
@@ -672,7 +830,7 @@ bool client_connection::on_pong() {
 }
 
 bool client_connection::on_err(const protocol::err_op& op) {
-  log::client().error("{}:{} - cid:{} - Client Error {}", ip_, remote_port_, cid_, op.text);
+  log_error("Client Error " + std::string(op.text));
   close_on_strand(close_reason::protocol_violation, {});
   return false;
 }
@@ -695,6 +853,8 @@ connection_snapshot client_connection::snapshot(bool with_subjects) const {
     s.tls_version = tls_version_;
     s.tls_cipher = tls_cipher_;
     s.rtt_ns = rtt_ns_;
+    s.user = user_;
+    s.account = account_name_;
     if (with_subjects)
       for (const auto& [sid, sub] : subs_) s.subjects.push_back(sub->subject);
   }

@@ -19,6 +19,8 @@
 
 #include "protocol/ops.hpp"
 #include "protocol/parser.hpp"
+#include "server/auth.hpp"
+#include "server/out_buffer.hpp"
 #include "server/subscription.hpp"
 #include "server/transport.hpp"
 
@@ -57,6 +59,8 @@ struct connection_snapshot {
   std::size_t pending_bytes = 0;
   std::int64_t rtt_ns = 0;
   std::vector<std::string> subjects;
+  std::string user;     // authorized user (empty: none, or a token)
+  std::string account;  // the client's account
 };
 
 class client_connection final : public subscriber, public std::enable_shared_from_this<client_connection> {
@@ -73,12 +77,16 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   // the coroutines. Call once, from the strand's context or before any other thread knows the
   // connection.
   void start();
+  // Sends INFO and then `err_text` as -ERR, and closes (nats-server's answer over
+  // max_connections). Nothing the client sent is read: a PING racing the close gets no PONG.
+  void start_rejected(close_reason reason, const std::string& err_text);
 
   // subscriber (any thread).
   bool deliver(subscription& sub, const message_view& m) override;
   void kick() override;
   void on_max_reached(const std::shared_ptr<subscription>& sub) override;
   [[nodiscard]] std::uint64_t client_id() const noexcept override { return cid_; }
+  [[nodiscard]] bool delivery_denied(std::string_view subject) const noexcept override;
 
   // Queues protocol bytes (an async INFO) from any thread.
   void send_async(std::string bytes);
@@ -116,8 +124,11 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   void route(const message_view& m);
   void flush_kicks();
   void remove_all_subs();
+  void drop_sub(const std::shared_ptr<subscription>& sub);  // out of every index, with its shadows
+  void add_shadow_subs(const std::shared_ptr<subscription>& sub);
+  bool publish_allowed(std::string_view subject);
+  void log_error(std::string_view text);
   bool check_auth_before_op();
-  bool authenticate(const std::string& user, const std::string& pass, const std::string& token) const;
 
   server& srv_;
   transport transport_;
@@ -136,8 +147,19 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   std::unordered_map<std::string, std::shared_ptr<subscription>> subs_;
   std::vector<std::shared_ptr<subscriber>> kicks_;  // receivers to wake after this read batch
   bool connected_ = false;  // CONNECT seen
+  bool auth_timer_done_ = false;  // no_auth_user: an operation before CONNECT ended the auth timer
   bool verbose_ = false, pedantic_ = false, echo_ = true, headers_ = false, no_responders_ = false;
   int pings_out_ = 0;
+  // Identity, set by the first successful CONNECT (before any subscription when auth is on).
+  account* acc_ = nullptr;                    // never null
+  std::shared_ptr<const permissions> perms_;  // null: no restrictions; read by deliverers
+  std::string log_prefix_;                    // "ip:port - cid:N", plus ` - "$G/user:x"`
+  // Publish permission results by subject (nats pubAllowed cache).
+  struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, bool, string_hash, std::equal_to<>> pub_cache_;
   int client_protocol_ = 0;
   bool first_pong_sent_ = false;
   std::chrono::steady_clock::time_point ping_sent_at_{};
@@ -151,16 +173,24 @@ class client_connection final : public subscriber, public std::enable_shared_fro
 
   // Outbound buffer, shared with delivering threads.
   mutable std::mutex out_mu_;
-  std::string out_;             // guarded by out_mu_
+  out_buffer out_;              // guarded by out_mu_
   std::size_t in_flight_ = 0;   // guarded: bytes handed to the current async_write
   bool writer_idle_ = false;    // guarded: the writer waits for a kick
   bool closing_ = false;        // guarded: flush what is queued, then shut down
   bool drop_output_ = false;    // guarded: slow consumer, discard and close now
   std::uint64_t out_msgs_ = 0, out_bytes_ = 0;  // guarded
+  // allow_responses: reply subjects this client received, which it may publish to.
+  struct reply_grant {
+    std::chrono::steady_clock::time_point at;
+    int sent = 0;
+  };
+  bool track_replies_ = false;  // set before the first subscription
+  std::unordered_map<std::string, reply_grant, string_hash, std::equal_to<>> replies_;  // guarded
 
   // Descriptive fields (strand writes, snapshot reads under info_mu_).
   mutable std::mutex info_mu_;
   std::string name_, lang_, version_;
+  std::string user_, account_name_;
   std::string tls_version_, tls_cipher_;  // set once after the TLS handshake
   std::int64_t rtt_ns_ = 0;
   // subs_ is changed on the strand under info_mu_, so the monitor can list it.

@@ -1,5 +1,6 @@
 #include "server/server.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 #include <stdexcept>
@@ -14,6 +15,7 @@
 
 #include "server/client_connection.hpp"
 #include "server/jetstream/jetstream.hpp"
+#include "protocol/subject.hpp"
 #include "protocol/writer.hpp"
 #include "server/log.hpp"
 #include "server/monitor/http_monitor.hpp"
@@ -73,6 +75,7 @@ server::server(config::options opts)
       io_(opts_.worker_threads > 0 ? opts_.worker_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
       acceptor_(io_) {
   name_ = opts_.server_name.empty() ? id_ : opts_.server_name;
+  setup_accounts();
   if (opts_.tls) {
     tls_ctx_ = make_tls_context(*opts_.tls);
     // nats-server gives clients the TLS timeout plus a second to authenticate, unless set.
@@ -82,6 +85,77 @@ server::server(config::options opts)
     if (auto err = check_websocket_options(opts_)) throw std::runtime_error(*err);
     if (opts_.websocket.tls) ws_tls_ctx_ = make_tls_context(*opts_.websocket.tls);
   }
+}
+
+void server::setup_accounts() {
+  auto global = std::make_unique<account>(std::string(global_account_name));
+  global_ = global.get();
+  accounts_.emplace(global_->name(), std::move(global));
+  for (const auto& a : opts_.accounts) accounts_.emplace(a.name, std::make_unique<account>(a.name));
+  using kind = config::account_export::kind;
+  for (const auto& a : opts_.accounts) {
+    for (const auto& e : a.exports) {
+      for (const auto& n : e.accounts) {
+        if (find_account(n) == nullptr)
+          throw std::runtime_error("\"" + n + "\" account not defined for " +
+                                   (e.type == kind::stream ? "stream" : "service") + " export");
+      }
+    }
+  }
+  for (const auto& a : opts_.accounts) {
+    account& importer = *find_account(a.name);
+    for (const auto& im : a.imports) {
+      const bool stream = im.type == config::account_import::kind::stream;
+      const std::string what = stream ? "stream" : "service";
+      account* from = find_account(im.account);
+      const config::account* from_cfg = nullptr;
+      for (const auto& x : opts_.accounts)
+        if (x.name == im.account) from_cfg = &x;
+      if (from == nullptr || from_cfg == nullptr)
+        throw std::runtime_error("\"" + im.account + "\" account not defined for " + what + " import");
+      // The exporter must export a superset of the subject, to everyone or to this account.
+      const config::account_export* ex = nullptr;
+      for (const auto& e : from_cfg->exports) {
+        if ((e.type == kind::stream) != stream || !protocol::subject_is_subset(im.subject, e.subject)) continue;
+        if (!e.accounts.empty() && std::find(e.accounts.begin(), e.accounts.end(), a.name) == e.accounts.end()) continue;
+        ex = &e;
+        break;
+      }
+      const std::string err = "Error adding " + what + " import \"" + im.subject + "\": ";
+      if (ex == nullptr) throw std::runtime_error(err + what + " import not authorized");
+      bool singleton = ex->response_type.empty() || ex->response_type == "Singleton" || ex->response_type == "singleton";
+      bool ok = stream ? importer.add_stream_import(*from, im.subject, im.to, im.prefix)
+                       : importer.add_service_import(*from, im.subject, im.to, singleton);
+      if (!ok) throw std::runtime_error(err + "invalid subject mapping");
+    }
+  }
+  if (const auto& nau = opts_.no_auth_user; !nau.empty()) {
+    if (opts_.users.empty())
+      throw std::runtime_error("no_auth_user: \"" + nau + "\" present, but users/nkeys are not defined");
+    if (std::none_of(opts_.users.begin(), opts_.users.end(), [&](const config::user& u) { return u.name == nau; }))
+      throw std::runtime_error("no_auth_user: \"" + nau +
+                               "\" not present as user or nkey in authorization block or account configuration");
+  }
+  auth_ = std::make_unique<authenticator>(opts_, [this](const std::string& n) { return find_account(n); });
+  js_account_ = global_;
+  for (const auto& a : opts_.accounts) {
+    if (a.jetstream.enabled) {
+      js_account_ = find_account(a.name);
+      break;
+    }
+  }
+}
+
+account* server::find_account(std::string_view name) noexcept {
+  if (name.empty()) return global_;
+  auto it = accounts_.find(std::string(name));
+  return it == accounts_.end() ? nullptr : it->second.get();
+}
+
+std::size_t server::num_subscriptions() const {
+  std::size_t n = 0;
+  for (const auto& [name, acc] : accounts_) n += acc->subs().count();
+  return n;
 }
 
 server::~server() {
@@ -107,6 +181,11 @@ void server::start() {
     if (opts_.jetstream_sync_interval) jo.sync_interval = *opts_.jetstream_sync_interval;
     if (jo.store_dir.empty() && !jo.in_memory)
       jo.store_dir = (std::filesystem::temp_directory_path() / "jetbroker").string();
+    for (const auto& a : opts_.accounts) {
+      if (a.jetstream.enabled && a.name != js_account_->name())
+        log::server().warn("JetStream is served for account {} only, not for {} (jetbroker runs one JetStream)",
+                           js_account_->name(), a.name);
+    }
     js_ = std::make_unique<jetstream::jetstream>(*this, jo);
     js_->start();
   }
@@ -170,8 +249,8 @@ void server::add_client(transport t) {
     clients_.emplace(cid, conn);
   }
   asio::post(conn->get_executor(), [conn, over_limit] {
-    conn->start();
-    if (over_limit) conn->close(close_reason::max_connections, "maximum connections exceeded");
+    if (over_limit) conn->start_rejected(close_reason::max_connections, "maximum connections exceeded");
+    else conn->start();
   });
 }
 
@@ -268,9 +347,10 @@ std::size_t server::num_clients() const {
 
 int server::websocket_port() const noexcept { return websocket_ ? websocket_->port() : 0; }
 
-std::string server::ws_info_json(std::uint64_t cid, const std::string& client_ip, bool connect_info) const {
+std::string server::ws_info_json(std::uint64_t cid, const std::string& client_ip, bool connect_info,
+                                 std::string_view account) const {
   // nats-server tells WebSocket clients the WebSocket listener's address and TLS.
-  auto v = boost::json::parse(info_json(cid, client_ip, connect_info));
+  auto v = boost::json::parse(info_json(cid, client_ip, connect_info, false, account));
   auto& o = v.as_object();
   o["host"] = opts_.websocket.host.empty() ? std::string("0.0.0.0") : opts_.websocket.host;
   o["port"] = websocket_port();
@@ -292,7 +372,8 @@ std::string server::ws_info_json(std::uint64_t cid, const std::string& client_ip
   return boost::json::serialize(o);
 }
 
-std::string server::info_json(std::uint64_t cid, const std::string& client_ip, bool connect_info, bool ldm) const {
+std::string server::info_json(std::uint64_t cid, const std::string& client_ip, bool connect_info, bool ldm,
+                              std::string_view account) const {
   boost::json::object o;
   o["server_id"] = id_;
   o["server_name"] = name_;
@@ -316,7 +397,7 @@ std::string server::info_json(std::uint64_t cid, const std::string& client_ip, b
   if (ldm) o["ldm"] = true;
   if (connect_info) {
     o["connect_info"] = true;
-    o["remote_account"] = "$G";
+    o["remote_account"] = account;
     o["acc_is_sys"] = false;
   }
   return boost::json::serialize(o);

@@ -21,6 +21,8 @@
 #include <boost/asio/ip/v6_only.hpp>
 
 #include "config/options.hpp"
+#include "server/account.hpp"
+#include "server/auth.hpp"
 #include "server/sublist.hpp"
 
 namespace boost::asio::ssl {
@@ -55,6 +57,8 @@ struct server_counters {
 
 class server {
  public:
+  // Throws std::runtime_error with nats-server's text when accounts do not fit together (an
+  // import of something the exporter does not export to the importer, an unknown account).
   explicit server(config::options opts);
   ~server();
   server(const server&) = delete;
@@ -76,7 +80,17 @@ class server {
   [[nodiscard]] const config::options& opts() const noexcept { return opts_; }
   [[nodiscard]] const std::string& id() const noexcept { return id_; }
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
-  [[nodiscard]] sublist& subs() noexcept { return subs_; }
+  // The global account's index ($G: clients without an account, JetStream).
+  [[nodiscard]] sublist& subs() noexcept { return global_->subs(); }
+  [[nodiscard]] account& global_account() noexcept { return *global_; }
+  // The account JetStream serves (jetbroker runs one JetStream): $G, or with accounts
+  // configured the first one with `jetstream: enabled`.
+  [[nodiscard]] account& js_account() noexcept { return *js_account_; }
+  // An account by name; "" and "$G" are the global account. Null when unknown.
+  [[nodiscard]] account* find_account(std::string_view name) noexcept;
+  [[nodiscard]] const authenticator& auth() const noexcept { return *auth_; }
+  // Subscriptions in all accounts.
+  [[nodiscard]] std::size_t num_subscriptions() const;
   [[nodiscard]] server_counters& counters() noexcept { return counters_; }
   [[nodiscard]] std::chrono::system_clock::time_point start_time() const noexcept { return start_time_; }
   [[nodiscard]] boost::asio::io_context& io() noexcept { return io_; }
@@ -87,8 +101,8 @@ class server {
   // starts it. Any thread; the stream is closed instead when the server is stopping.
   void add_client(transport t);
   // The INFO of a WebSocket client: host and port are the WebSocket listener's.
-  [[nodiscard]] std::string ws_info_json(std::uint64_t cid, const std::string& client_ip,
-                                         bool connect_info = false) const;
+  [[nodiscard]] std::string ws_info_json(std::uint64_t cid, const std::string& client_ip, bool connect_info = false,
+                                         std::string_view account = global_account_name) const;
   [[nodiscard]] int websocket_port() const noexcept;
 
   // Connection registry (any thread).
@@ -103,10 +117,12 @@ class server {
 
   // INFO JSON for one connection.
   // connect_info: the async INFO sent after the first PONG.
+  // account: the client's account, named in the connect_info INFO (remote_account).
   [[nodiscard]] std::string info_json(std::uint64_t cid, const std::string& client_ip, bool connect_info = false,
-                                      bool ldm = false) const;
+                                      bool ldm = false, std::string_view account = global_account_name) const;
 
  private:
+  void setup_accounts();
   void do_accept();
   void wait_for_drain(int tries_left);
   void close_lame_duck_batch(std::shared_ptr<std::vector<std::shared_ptr<client_connection>>> rest,
@@ -119,7 +135,10 @@ class server {
   boost::asio::ip::tcp::acceptor acceptor_;
   int port_ = 0;
   int http_port_ = 0;
-  sublist subs_;
+  std::unordered_map<std::string, std::unique_ptr<account>> accounts_;  // fixed after construction
+  account* global_ = nullptr;
+  account* js_account_ = nullptr;
+  std::unique_ptr<authenticator> auth_;
   server_counters counters_;
   std::chrono::system_clock::time_point start_time_;
   std::atomic<std::uint64_t> next_cid_{0};

@@ -358,6 +358,20 @@ struct alignas(64) cache_shard {
   mutable rw_lock mu;
   map_type map;                  // guarded by mu
   std::size_t evict_cursor = 0;  // guarded by mu
+  // Admission (a doorkeeper): a result is cached only when its subject missed recently before.
+  // Subjects used once (ack replies, request inboxes) then never enter the cache, where each
+  // would cost an allocation, an eviction and the loss of a hot entry. One fingerprint per slot;
+  // races only make admission approximate.
+  static constexpr std::size_t seen_slots = 512;
+  std::atomic<std::uint32_t> seen[seen_slots] = {};
+
+  bool admit(std::size_t hash) noexcept {
+    auto& slot = seen[(hash >> 8) & (seen_slots - 1)];
+    const auto fp = static_cast<std::uint32_t>(hash) | 1u;
+    if (slot.load(std::memory_order_relaxed) == fp) return true;
+    slot.store(fp, std::memory_order_relaxed);
+    return false;
+  }
 };
 
 // Lookup counters, striped by thread: a counter shared by every matching thread would be one
@@ -570,7 +584,7 @@ std::shared_ptr<const match_result> sublist::match(std::string_view subject) {
 
   std::shared_lock lk(im.trie_mu);
   auto r = im.compute(subject);
-  if (im.shard_capacity != 0) im.fill(sh, subject, h, r);
+  if (im.shard_capacity != 0 && sh.admit(h)) im.fill(sh, subject, h, r);
   return r;
 }
 

@@ -6,6 +6,8 @@
 // Thread-safety: all member functions may be called concurrently from any thread.
 // match() is the hot path: it is served from a cache of recent results, which every insert
 // and remove keeps correct (entries whose subject the changed subscription matches are dropped).
+// A subject's result is cached from its second recent miss on, so one-off subjects (ack replies,
+// inboxes) do not churn it.
 #include <cstddef>
 #include <cstdint>
 #include <memory>

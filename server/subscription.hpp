@@ -7,10 +7,13 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace jb::server {
 
+class account;
 class subscriber;
+struct stream_import;
 
 struct subscription {
   std::string subject;  // may hold wildcards
@@ -20,6 +23,16 @@ struct subscription {
   std::atomic<std::uint64_t> delivered{0};
   std::uint64_t max_msgs = 0;  // 0: unlimited (UNSUB <sid> <max>); written on the owner's executor
   std::atomic<bool> closed{false};
+  // The account whose index holds it (client subscriptions); set before insertion.
+  account* home = nullptr;
+  // A shadow subscription (in an exporting account, for a stream import): deliveries carry the
+  // importer's subject. Null for ordinary subscriptions. Set before insertion.
+  const stream_import* import = nullptr;
+  // An internal forwarder (a service import): its owner's deliver() routes the message on into
+  // another account and returns whether anything there matched, instead of asking for a kick.
+  bool forwarder = false;
+  // The shadow subscriptions of a client subscription; the owner's executor only.
+  std::vector<std::shared_ptr<subscription>> shadows;
 };
 
 // One message on its way to subscribers; views valid only during delivery. `subject` is what the
@@ -46,6 +59,10 @@ class subscriber {
   virtual void on_max_reached(const std::shared_ptr<subscription>& sub) {}
   // Identity used for echo suppression: the client connection id, 0 for internal subscribers.
   [[nodiscard]] virtual std::uint64_t client_id() const noexcept { return 0; }
+  // Deny-subscribe rules to apply at delivery (nats-server's message deny filter); consulted
+  // only once filter_deliveries is set (release, after the rules are in place). Any thread.
+  [[nodiscard]] virtual bool delivery_denied(std::string_view /*subject*/) const noexcept { return false; }
+  std::atomic<bool> filter_deliveries{false};
 };
 
 }  // namespace jb::server

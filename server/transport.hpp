@@ -66,21 +66,23 @@ class transport {
   }
 
   // Writes all of `buffers` (one WebSocket message on a WebSocket): f(error_code, std::size_t).
+  // The sequence object itself must stay alive until the operation starts (a coroutine's
+  // local does), so a gather list is not copied one more time on the way down.
   template <class ConstBuffers, class Token>
   auto async_write(const ConstBuffers& buffers, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
-        [this](auto handler, const ConstBuffers& b) {
+        [this](auto handler, const ConstBuffers* b) {
           std::visit(
               [&](auto& s) {
                 using S = std::decay_t<decltype(s)>;
                 if constexpr (std::is_same_v<S, ws_stream> || std::is_same_v<S, wss_stream>)
-                  s.async_write(b, std::move(handler));
+                  s.async_write(*b, std::move(handler));
                 else
-                  boost::asio::async_write(s, b, std::move(handler));
+                  boost::asio::async_write(s, *b, std::move(handler));
               },
               v_);
         },
-        token, buffers);
+        token, &buffers);
   }
 
   // Cancels pending operations on the socket (the connection is closing).

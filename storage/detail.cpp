@@ -121,6 +121,25 @@ result<void> consumer_store_base::update_config(std::string_view config_json) {
 
 namespace jb::storage {
 
+result<stream_store::range> stream_store::load_range(stream_seq start, filter_set filters, std::size_t max_msgs,
+                                                    std::size_t max_bytes) const {
+  range r;
+  r.next = start;
+  std::size_t bytes = 0;
+  while (r.msgs.size() < max_msgs && bytes < max_bytes) {
+    auto m = load_next(r.next, filters);
+    if (!m) {
+      if (m.error() != errc::msg_not_found) return m.error();
+      r.next = std::max(r.next, state().last_seq + 1);
+      break;
+    }
+    r.next = m->seq + 1;
+    bytes += m->hdr.size() + m->data.size();
+    r.msgs.push_back(std::move(*m));
+  }
+  return r;
+}
+
 result<stored_msg> stream_store::load_next(stream_seq start, std::string_view filter) const {
   if (detail::matches_all(filter)) return load_next(start, filter_set{});
   const std::string f(filter);

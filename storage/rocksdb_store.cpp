@@ -207,6 +207,8 @@ class rocksdb_stream_store final : public stream_store {
   std::optional<timestamp_ns> next_ttl_deadline() const override;
   result<std::uint64_t> set_first_seq(stream_seq seq) override;
   result<void> skip_to(stream_seq last, timestamp_ns now) override;
+  result<range> load_range(stream_seq start, filter_set filters, std::size_t max_msgs,
+                           std::size_t max_bytes) const override;
 
  private:
   // A removal being staged into one WriteBatch.
@@ -428,6 +430,34 @@ std::optional<stream_seq> rocksdb_stream_store::subject_last(bounded_iter& it, c
   it->SeekForPrev(cdc::subj_key(id_, s, max_seq));
   if (!it->Valid() || !it->key().starts_with(prefix) || it->key().size() != prefix.size() + 8) return std::nullopt;
   return cdc::get_u64(it->key().data() + prefix.size());
+}
+
+result<stream_store::range> rocksdb_stream_store::load_range(stream_seq start, filter_set filters,
+                                                             std::size_t max_msgs, std::size_t max_bytes) const {
+  if (closed_) return errc::closed;
+  if (!detail::valid_filters(filters)) return errc::bad_subject;
+  // Filtered reads go through the subject index, message by message (load_next).
+  if (!detail::matches_all(filters)) return stream_store::load_range(start, filters, max_msgs, max_bytes);
+  range r;
+  start = std::max(start, st_.first_seq);
+  r.next = start;
+  if (st_.msgs == 0 || start > st_.last_seq) {
+    r.next = std::max(start, st_.last_seq + 1);
+    return r;
+  }
+  bounded_iter it(ctx_->db.get(), ctx_->msgs, cdc::msg_key(id_, start), cdc::msg_key(id_, st_.last_seq + 1));
+  std::size_t bytes = 0;
+  for (it->SeekToFirst(); it->Valid() && r.msgs.size() < max_msgs && bytes < max_bytes; it->Next()) {
+    const stream_seq seq = cdc::get_u64(it->key().data() + 8);
+    auto m = decode(seq, sv(it->value()));
+    if (!m) return m.error();
+    bytes += m->hdr.size() + m->data.size();
+    r.msgs.push_back(std::move(*m));
+    r.next = seq + 1;
+  }
+  if (auto c = check(it->status(), "scan"); !c) return c.error();
+  if (!it->Valid()) r.next = st_.last_seq + 1;  // examined everything up to the last sequence
+  return r;
 }
 
 result<stored_msg> rocksdb_stream_store::load_next(stream_seq start, filter_set filters) const {

@@ -106,6 +106,18 @@ class stream_store {
   [[nodiscard]] virtual result<stored_msg> load_next(stream_seq start, filter_set filters) const = 0;
   [[nodiscard]] result<stored_msg> load_next(stream_seq start, std::string_view filter) const;
 
+  // Up to max_msgs messages (stopping once max_bytes of payload and headers are read) with
+  // seq >= start matching any filter, in sequence order, for readers that walk the stream (a
+  // consumer's read-ahead): one scan instead of a lookup per message. `next` is where to continue:
+  // past the last sequence examined, matching or not. An empty `msgs` with next > last_seq means
+  // there is nothing more. Returns bad_subject / closed like load_next.
+  struct range {
+    std::vector<stored_msg> msgs;
+    stream_seq next = 0;
+  };
+  [[nodiscard]] virtual result<range> load_range(stream_seq start, filter_set filters, std::size_t max_msgs,
+                                                 std::size_t max_bytes) const;
+
   // Newest message whose subject matches the filter ("" or ">" = any). msg_not_found if none.
   [[nodiscard]] virtual result<stored_msg> load_last(std::string_view filter) const = 0;
 

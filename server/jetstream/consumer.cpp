@@ -66,6 +66,8 @@ void consumer::update_config(consumer_config cfg) {
   cfg_ = std::move(cfg);
   filters_ = cfg_.filters();
   num_pending_valid_ = false;
+  ahead_.clear();  // read with the old filters
+  ahead_pos_ = 0;
   json::object stored = to_json(cfg_, false);
   stored["__created"] = created_;
   storage::ignore_result(store_->update_config(json::serialize(stored)));
@@ -248,18 +250,35 @@ std::optional<consumer::next_msg> consumer::next_message() {
       return std::nullopt;
     }
   }
-  // Unfiltered consumers reading the stream in order: a point lookup is much cheaper than
-  // opening an iterator; gaps (deleted messages) fall back to load_next.
-  storage::result<storage::stored_msg> m = boost::system::error_code(storage::errc::msg_not_found);
-  if (filters_.empty()) {
-    const auto st = store.state();
-    if (sseq_next_ > st.last_seq) return std::nullopt;
-    if (sseq_next_ >= st.first_seq) m = store.load(sseq_next_);
+  // Behind the cache: read ahead with one storage scan per batch instead of a lookup per
+  // message. The batch stays valid while the consumer continues where it left off and nothing was
+  // removed from the stream (last_seq - msgs grows with every removal, never with an append).
+  const auto st = store.state();
+  if (sseq_next_ > st.last_seq) return std::nullopt;
+  const std::uint64_t removals = st.last_seq - st.msgs;
+  if (ahead_pos_ == ahead_.size() || ahead_from_ != sseq_next_ || ahead_removals_ != removals) {
+    constexpr std::size_t read_ahead_msgs = 128, read_ahead_bytes = 256 * 1024;
+    auto r = store.load_range(sseq_next_, filters_, read_ahead_msgs, read_ahead_bytes);
+    ahead_.clear();
+    ahead_pos_ = 0;
+    if (!r) return std::nullopt;
+    ahead_ = std::move(r->msgs);
+    ahead_removals_ = removals;
+    if (ahead_.empty()) {
+      sseq_next_ = std::max(sseq_next_, r->next);  // nothing matching up to r->next
+      ahead_from_ = sseq_next_;
+      return std::nullopt;
+    }
   }
-  if (!m) m = store.load_next(sseq_next_, filters_);
-  if (!m) return std::nullopt;
-  sseq_next_ = m->seq + 1;
-  return next_msg{std::move(*m), 1, false};
+  auto& m = ahead_[ahead_pos_++];
+  sseq_next_ = m.seq + 1;
+  ahead_from_ = sseq_next_;
+  next_msg n{std::move(m), 1, false};
+  if (ahead_pos_ == ahead_.size()) {
+    ahead_.clear();
+    ahead_pos_ = 0;
+  }
+  return n;
 }
 
 void consumer::deliver(const next_msg& n, const std::string& route_subject) {

@@ -102,6 +102,12 @@ class consumer {
 
   std::vector<std::string> filters_;
   std::uint64_t sseq_next_ = 1;  // next stream sequence to look at
+  // Read-ahead (next_message): ahead_[ahead_pos_..] are the next matching messages from
+  // ahead_from_ on, read when the stream had ahead_removals_ (last_seq - msgs) removals.
+  std::vector<storage::stored_msg> ahead_;
+  std::size_t ahead_pos_ = 0;
+  std::uint64_t ahead_from_ = 0;
+  std::uint64_t ahead_removals_ = 0;
   std::deque<std::uint64_t> lps_seqs_;  // last_per_subject: initial sequences still to deliver
   std::set<std::uint64_t> redeliver_;  // due for redelivery, served before new messages
   std::set<std::pair<std::int64_t, std::uint64_t>> deadlines_;  // (steady ns, stream seq)

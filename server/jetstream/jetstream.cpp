@@ -152,7 +152,7 @@ void jetstream::start() {
           }
         }
         auto st = sp->store().state();
-        log::jetstream().info("  Restored {} messages for stream '$G > {}'", st.msgs, e.name);
+        log::jetstream().info("  Restored {} messages for stream '{} > {}'", st.msgs, srv_.js_account().name(), e.name);
       }
       refresh_linked();
       for (const char* subj : {"$JS.API.INFO", "$JS.API.STREAM.>", "$JS.API.CONSUMER.>", "$JS.API.ACCOUNT.>",
@@ -281,7 +281,7 @@ void jetstream::commit_consumer_state(bool now) {
 
 void jetstream::publish(std::string_view route_subject, std::string_view subject, std::string_view reply,
                         std::string_view headers, std::string_view payload) {
-  auto r = srv_.subs().match(route_subject);
+  auto r = srv_.js_account().subs().match(route_subject);
   server::message_view m{subject, reply, headers, payload};
   auto st = server::route_to(*r, m, 0, true, kicks_);
   auto& c = srv_.counters();
@@ -296,17 +296,17 @@ std::shared_ptr<server::subscription> jetstream::subscribe(const std::string& su
   sub->queue = queue;
   sub->sid = "js";
   sub->owner = std::make_shared<js_subscriber>(*this, kind, stream);
-  srv_.subs().insert(sub);
+  srv_.js_account().subs().insert(sub);
   return sub;
 }
 
 void jetstream::unsubscribe(const std::shared_ptr<server::subscription>& sub) {
   if (!sub) return;
   sub->closed.store(true, std::memory_order_relaxed);
-  srv_.subs().remove(sub);
+  srv_.js_account().subs().remove(sub);
 }
 
-bool jetstream::has_interest(std::string_view subject) const { return srv_.subs().has_interest(subject); }
+bool jetstream::has_interest(std::string_view subject) const { return srv_.js_account().subs().has_interest(subject); }
 
 void jetstream::on_interest(std::string_view subject) {
   asio::post(strand_, [this, s = std::string(subject)] {

@@ -141,7 +141,7 @@ struct http_monitor::impl : std::enable_shared_from_this<impl> {
     v["in_bytes"] = c.in_bytes.load();
     v["out_bytes"] = c.out_bytes.load();
     v["slow_consumers"] = c.slow_consumers.load();
-    v["subscriptions"] = srv.subs().count();
+    v["subscriptions"] = srv.num_subscriptions();
     v["config_load_time"] = rfc3339(srv.start_time());
     if (o.websocket.configured) {
       // As nats-server: the block's settings, with the listener's address once it runs.
@@ -187,6 +187,8 @@ struct http_monitor::impl : std::enable_shared_from_this<impl> {
     if (auto s = query_param(target, "limit"); !s.empty()) limit = std::strtoull(s.c_str(), nullptr, 10);
     std::string subs_q = query_param(target, "subs");
     const bool subs_list = subs_q == "1" || subs_q == "true" || subs_q == "detail";
+    std::string auth_q = query_param(target, "auth");
+    const bool auth = auth_q == "1" || auth_q == "true";
     json::array arr;
     for (std::size_t i = offset; i < conns.size() && arr.size() < limit; ++i) {
       auto s = conns[i]->snapshot(subs_list);
@@ -219,6 +221,12 @@ struct http_monitor::impl : std::enable_shared_from_this<impl> {
       if (!s.name.empty()) j["name"] = s.name;
       if (!s.lang.empty()) j["lang"] = s.lang;
       if (!s.version.empty()) j["version"] = s.version;
+      if (auth) {
+        // nats-server names the user and the account only when asked (auth=true).
+        if (!s.user.empty()) j["authorized_user"] = s.user;
+        if (s.account != "$G") j["account"] = s.account;
+        j["name_tag"] = s.account;
+      }
       arr.push_back(std::move(j));
     }
     json::object o;

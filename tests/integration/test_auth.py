@@ -1,6 +1,7 @@
 """--user/--pass and --auth token authentication (differential)."""
 
 import json
+import re
 
 import pytest
 
@@ -45,6 +46,8 @@ def test_user_pass_rejected_raw(userpass_server, raw, creds):
     c = raw(userpass_server, connect=False)
     c.send("CONNECT " + json.dumps({"verbose": False, "pedantic": False, **creds}) + "\r\nPING\r\n")
     assert c.read_until_closed() == b"-ERR 'Authorization Violation'\r\n"
+    tail = f' - User "{creds["user"]}"' if creds else ""
+    userpass_server.wait_log(r"\[ERR\] 127\.0\.0\.1:\d+ - cid:\d+ - authentication error" + re.escape(tail) + "$")
 
 
 def test_token_ok_raw(token_server, raw):
@@ -70,6 +73,7 @@ def test_op_before_connect_with_auth(userpass_server, raw, op):
     c = raw(userpass_server, connect=False)
     c.send(op)
     assert c.read_until_closed() == b"-ERR 'Authorization Violation'\r\n"
+    userpass_server.wait_log(r"\[ERR\] 127\.0\.0\.1:\d+ - cid:\d+ - authentication error$")
 
 
 def test_op_before_connect_without_auth_is_fine(server, raw):

@@ -204,3 +204,39 @@ async def test_js_restart_keeps_streams_and_config(server_kind, make_server, tmp
         assert c["config"]["durable_name"] == "C" and c["num_pending"] == 3, c
     finally:
         await nc2.close()
+
+
+async def test_consumer_after_restart_skips_messages_removed_while_reading(server_kind, make_server, tmp_path):
+    """After a restart a consumer reads the stream from storage in batches (read-ahead); messages
+    deleted or purged after it started must still never be delivered, whatever it had read."""
+    store = tmp_path / "store"
+    srv = make_server(server_kind, *js_args(store))
+    nc = await connect(srv)
+    js = nc.jetstream()
+    await js.add_stream(name="RA", subjects=["ra.>"])
+    for i in range(1, 301):
+        await js.publish(f"ra.{i % 3}", f"m{i}".encode())
+    await nc.close()
+    assert srv.stop() == 0
+
+    srv2 = make_server(server_kind, *js_args(store))
+    nc2 = await connect(srv2)
+    try:
+        js2 = nc2.jetstream()
+        psub = await js2.pull_subscribe("ra.>", "reader", config=ConsumerConfig(ack_policy=AckPolicy.NONE))
+        first = [m.metadata.sequence.stream for m in await psub.fetch(5, timeout=5)]
+        assert first == [1, 2, 3, 4, 5]
+        for seq in (6, 7, 50, 299):
+            await js2.delete_msg("RA", seq)
+        await js2.purge_stream("RA", subject="ra.2")  # every 3rd message from seq 2 on
+        got = []
+        while True:
+            try:
+                batch = await psub.fetch(64, timeout=1)
+            except nats.errors.TimeoutError:
+                break
+            got += [m.metadata.sequence.stream for m in batch]
+        expected = [s for s in range(6, 301) if s not in (6, 7, 50, 299) and s % 3 != 2]
+        assert got == expected
+    finally:
+        await nc2.close()

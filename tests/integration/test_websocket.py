@@ -161,7 +161,8 @@ def test_client_close_is_answered(ws_server):
     status, _ = ws.close_frame()  # nats-server echoes the reason text too; Beast sends the status only
     assert status == 1000
     ws.close()  # as real clients do after the closing handshake
-    srv.wait_log(r"Client connection closed: Client Closed")
+    srv.wait_log(r"127\.0\.0\.1:\d+ - wid:\d+ - Client connection created")  # "wid", not "cid"
+    srv.wait_log(r" - wid:\d+ - Client connection closed: Client Closed")
 
 
 def test_server_close_frame_says_why(make_server, tmp_path):

@@ -148,6 +148,40 @@ TYPED_TEST(stream_store_test, load_next_with_filters) {
   EXPECT_EQ(s.load_next(4, "").value().seq, 5u);
 }
 
+TYPED_TEST(stream_store_test, load_range_reads_in_order_with_limits_and_gaps) {
+  for (int i = 1; i <= 10; ++i) this->add(i % 2 ? "odd" : "even");
+  auto& s = this->s();
+  ASSERT_TRUE(s.remove(3).value());
+  ASSERT_TRUE(s.remove(4).value());
+  auto seqs = [](const stream_store::range& r) {
+    std::vector<stream_seq> v;
+    for (const auto& m : r.msgs) v.push_back(m.seq);
+    return v;
+  };
+  auto all = s.load_range(0, filter_set{}, 100, 1 << 20).value();
+  EXPECT_EQ(seqs(all), (std::vector<stream_seq>{1, 2, 5, 6, 7, 8, 9, 10}));
+  EXPECT_EQ(all.next, 11u);
+  EXPECT_EQ(all.msgs[2].subject, "odd");
+  auto three = s.load_range(2, filter_set{}, 3, 1 << 20).value();
+  EXPECT_EQ(seqs(three), (std::vector<stream_seq>{2, 5, 6}));
+  EXPECT_EQ(three.next, 7u);  // continue after the last one returned
+  auto by_bytes = s.load_range(1, filter_set{}, 100, 1).value();  // stops once the byte budget is spent
+  EXPECT_EQ(seqs(by_bytes), (std::vector<stream_seq>{1}));
+  EXPECT_EQ(by_bytes.next, 2u);
+  std::vector<std::string> even{"even"};
+  auto f = s.load_range(0, filter_set(even), 2, 1 << 20).value();
+  EXPECT_EQ(seqs(f), (std::vector<stream_seq>{2, 6}));
+  EXPECT_EQ(f.next, 7u);
+  auto none = s.load_range(11, filter_set{}, 10, 1 << 20).value();
+  EXPECT_TRUE(none.msgs.empty());
+  EXPECT_EQ(none.next, 11u);
+  auto tail = s.load_range(9, filter_set(even), 10, 1 << 20).value();
+  EXPECT_EQ(seqs(tail), (std::vector<stream_seq>{10}));
+  EXPECT_EQ(tail.next, 11u);
+  std::vector<std::string> bad{"a..b"};
+  EXPECT_EQ(s.load_range(0, filter_set(bad), 10, 1 << 20).error(), errc::bad_subject);
+}
+
 TYPED_TEST(stream_store_test, load_next_many_subjects_sparse_match) {
   // More subjects than the scan window: exercises the subject-index probe path.
   for (int i = 0; i < 600; ++i) this->add("noise." + std::to_string(i));

@@ -1,0 +1,111 @@
+#include "server/auth.hpp"
+
+#include <crypt.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+namespace jb::server {
+namespace {
+
+constexpr const char* global_account_name = "$G";
+
+bool equal_constant_time(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+bool connection_type_allowed(const std::vector<std::string>& types) {
+  if (types.empty()) return true;
+  return std::any_of(types.begin(), types.end(), [](const std::string& t) {
+    std::string u = t;
+    std::transform(u.begin(), u.end(), u.begin(), [](unsigned char ch) { return std::toupper(ch); });
+    return u == "STANDARD";
+  });
+}
+
+}  // namespace
+
+bool is_bcrypt(std::string_view p) noexcept {
+  // nats-server: ^\$2[abxy]\$\d{2}\$.*
+  return p.size() >= 7 && p[0] == '$' && p[1] == '2' && std::strchr("abxy", p[2]) != nullptr && p[2] != '\0' &&
+         p[3] == '$' && std::isdigit(static_cast<unsigned char>(p[4])) &&
+         std::isdigit(static_cast<unsigned char>(p[5])) && p[6] == '$';
+}
+
+bool password_matches(std::string_view configured, std::string_view given) {
+  if (!is_bcrypt(configured)) return equal_constant_time(configured, given);
+  // crypt_r's state is large (tens of KiB): one per thread, allocated on first use.
+  thread_local std::unique_ptr<crypt_data> data;
+  if (!data) data = std::make_unique<crypt_data>();
+  std::memset(data.get(), 0, sizeof(crypt_data));
+  const std::string phrase(given), setting(configured);
+  const char* out = crypt_r(phrase.c_str(), setting.c_str(), data.get());
+  // libxcrypt returns a string starting with '*' on failure (bad setting).
+  return out != nullptr && out[0] != '*' && equal_constant_time(out, configured);
+}
+
+authenticator::authenticator(const config::options& o,
+                             const std::function<account*(const std::string&)>& find_account) {
+  account* global = find_account("");
+  anonymous_.acc = global;
+  token_ = o.auth_token;
+  single_user_ = o.user;
+  single_password_ = o.password;
+  token_id_.acc = global;
+  token_id_.log_tag = std::string("\"") + global_account_name + "/token\"";
+  for (const auto& u : o.users) {
+    if (u.name.empty()) continue;  // nkey users: not supported
+    account* acc = find_account(u.account);
+    if (acc == nullptr) continue;
+    user_entry e;
+    e.password = u.password;
+    e.standard_allowed = connection_type_allowed(u.allowed_connection_types);
+    e.id.user = u.name;
+    e.id.acc = acc;
+    e.id.perms = permissions::make(u.perms);
+    e.id.log_tag = "\"" + (u.account.empty() ? std::string(global_account_name) : u.account) + "/user:" + u.name + "\"";
+    users_.emplace(u.name, std::move(e));
+  }
+  if (!single_user_.empty()) {
+    // The single user is an ordinary $G user without permissions.
+    user_entry e;
+    e.password = single_password_;
+    e.id.user = single_user_;
+    e.id.acc = global;
+    e.id.log_tag = std::string("\"") + global_account_name + "/user:" + single_user_ + "\"";
+    single_entry_ = std::make_unique<user_entry>(std::move(e));
+  }
+  if (!o.no_auth_user.empty()) {
+    auto it = users_.find(o.no_auth_user);
+    if (it != users_.end()) no_auth_user_ = &it->second;
+  }
+  required_ = !users_.empty() || !token_.empty() || !single_user_.empty();
+}
+
+const auth_identity* authenticator::authenticate(const connect_credentials& c) const {
+  if (!required_) return &anonymous_;
+  if (!users_.empty()) {
+    if (c.user.empty() && c.pass.empty() && c.token.empty() && no_auth_user_ != nullptr) return &no_auth_user_->id;
+    if (!c.user.empty()) {
+      auto it = users_.find(std::string(c.user));
+      if (it == users_.end() || !it->second.standard_allowed) return nullptr;
+      return password_matches(it->second.password, c.pass) ? &it->second.id : nullptr;
+    }
+  }
+  if (!token_.empty()) return equal_constant_time(token_, c.token) ? &token_id_ : nullptr;
+  if (single_entry_ && c.user == single_user_ && password_matches(single_password_, c.pass)) return &single_entry_->id;
+  return nullptr;
+}
+
+std::string authenticator::failure_text(const connect_credentials& c) {
+  std::string t = "authentication error";
+  if (!c.user.empty()) t += " - User \"" + std::string(c.user) + "\"";
+  else if (!c.token.empty()) t += " - Token \"[REDACTED]\"";
+  return t;
+}
+
+}  // namespace jb::server

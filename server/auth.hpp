@@ -1,0 +1,76 @@
+#pragma once
+// Client authentication, as nats-server does it for plain (non-JWT) configurations: a token,
+// a single user/password (--user/--pass or `authorization { user, password }`), or a list of
+// users (`authorization { users [...] }` and every account's users) with optional permissions,
+// account and `no_auth_user`. Passwords are compared in constant time, or checked against a
+// bcrypt hash ("$2a$", "$2b$", "$2x$", "$2y$") through libcrypt.
+//
+// Thread-safety: immutable after construction; any thread. A bcrypt check costs what its cost
+// factor says (about 100 ms at 11), on the calling thread, as in nats-server.
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "config/options.hpp"
+#include "server/permissions.hpp"
+
+namespace jb::server {
+
+class account;
+
+// Who a connection authenticated as.
+struct auth_identity {
+  std::string user;                              // empty for a token
+  account* acc = nullptr;                        // never null once authenticated
+  std::shared_ptr<const permissions> perms;      // null: no restrictions
+  // The tag nats-server puts in the connection's log lines: "$G/user:alice", "$G/token".
+  std::string log_tag;
+};
+
+// What the client sent in CONNECT.
+struct connect_credentials {
+  std::string_view user;
+  std::string_view pass;
+  std::string_view token;
+};
+
+class authenticator {
+ public:
+  // `find_account` maps an account name (empty: the global account) to its object; users of
+  // unknown accounts are dropped.
+  authenticator(const config::options& o, const std::function<account*(const std::string&)>& find_account);
+
+  // Authentication is configured (token, single user or users). Runs the auth timer; with
+  // no_auth_user, INFO still leaves auth_required out (config::options::auth_required).
+  [[nodiscard]] bool required() const noexcept { return required_; }
+  // The identity for these credentials, or null (nats: Authorization Violation). When no
+  // authentication is configured, every client is the anonymous identity of the global account.
+  [[nodiscard]] const auth_identity* authenticate(const connect_credentials& c) const;
+  // The log line nats-server writes for a failed attempt with these credentials
+  // (`authentication error - User "bob"`).
+  [[nodiscard]] static std::string failure_text(const connect_credentials& c);
+
+ private:
+  struct user_entry {
+    std::string password;
+    bool standard_allowed = true;  // allowed_connection_types admits plain NATS clients
+    auth_identity id;
+  };
+  bool required_ = false;
+  std::string token_;
+  std::string single_user_, single_password_;
+  std::unordered_map<std::string, user_entry> users_;
+  std::unique_ptr<user_entry> single_entry_;
+  const user_entry* no_auth_user_ = nullptr;
+  auth_identity anonymous_, token_id_;
+};
+
+// True when `password` is a bcrypt hash nats-server would check as one.
+[[nodiscard]] bool is_bcrypt(std::string_view password) noexcept;
+// Checks a client password against the configured one (bcrypt hash or plain text).
+[[nodiscard]] bool password_matches(std::string_view configured, std::string_view given);
+
+}  // namespace jb::server
