@@ -65,6 +65,16 @@ const std::vector<flag_def>& flags() {
     str({"user"}, [](options& o, std::string_view v) { o.user = v; });
     str({"pass"}, [](options& o, std::string_view v) { o.password = v; });
     str({"auth"}, [](options& o, std::string_view v) { o.auth_token = v; });
+    // TLS flags override the config file's tls {}; any of them turns TLS on unless --tls=false.
+    auto tls_of = [](options& o) -> tls_options& {
+      if (!o.tls) o.tls.emplace();
+      return *o.tls;
+    };
+    boolean({"tls"}, [](options&, cli_result& r, bool b) { r.tls_flag = b; });
+    str({"tlscert"}, [tls_of](options& o, std::string_view v) { tls_of(o).cert_file = v; });
+    str({"tlskey"}, [tls_of](options& o, std::string_view v) { tls_of(o).key_file = v; });
+    str({"tlscacert"}, [tls_of](options& o, std::string_view v) { tls_of(o).ca_file = v; });
+    boolean({"tlsverify"}, [tls_of](options& o, cli_result&, bool b) { tls_of(o).verify = b; });
     boolean({"D", "debug"}, [](options& o, cli_result&, bool b) { o.debug = b; });
     boolean({"V", "trace"}, [](options& o, cli_result&, bool b) { o.trace = b; });
     boolean({"VV"}, [](options& o, cli_result&, bool b) { o.trace = b; });
@@ -128,6 +138,11 @@ std::variant<cli_result, cli_error> parse_command_line(std::span<const char* con
       return cli_error{"invalid value \"" + std::string(*value) + "\" for flag -" + std::string(body)};
     }
   }
+  if (r.tls_flag.value_or(true)) {
+    if (r.tls_flag && !r.opts.tls) r.opts.tls.emplace();
+  } else {
+    r.opts.tls.reset();
+  }
   for (; i < args.size(); ++i) {
     std::string_view a = args[i];
     if (a == "version") r.action = cli_action::print_version;
@@ -160,6 +175,13 @@ Logging Options:
 JetStream Options:
     -js, --jetstream                 Enable JetStream functionality
     -sd, --store_dir <dir>           Set the storage directory (":memory:" keeps everything in RAM)
+
+TLS Options:
+        --tls                        Enable TLS, do not verify clients (default: false)
+        --tlscert <file>             Server certificate file
+        --tlskey <file>              Private key for server certificate
+        --tlsverify                  Enable TLS, verify client certificates
+        --tlscacert <file>           Client certificate CA for verification
 
 Authorization Options:
         --user <user>                User required for connections

@@ -2,6 +2,7 @@
 // Command-line parsing with nats-server's flags and Go `flag` package semantics:
 // -x or --x, -x=v or -x v, booleans as -x or -x=false, multi-letter short flags (-js, -DV)
 // are single flags, "--" ends the flags, and the bare words "version" and "help" work.
+#include <optional>
 #include <span>
 #include <string>
 #include <variant>
@@ -15,6 +16,7 @@ enum class cli_action { run, print_version, print_help, test_config, send_signal
 struct cli_result {
   cli_action action = cli_action::run;
   options opts;
+  std::optional<bool> tls_flag;  // --tls as given (--tls=false turns TLS off whatever else says)
 };
 
 struct cli_error {

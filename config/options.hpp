@@ -165,11 +165,13 @@ struct options {
   std::string system_account;
   bool no_system_account = false;
 
-  // TLS for client connections (config `tls {}`; parsed, not yet served).
+  // TLS for client connections (config `tls {}`, --tls* flags; server/tls.hpp). Not yet used:
+  // verify_and_map, insecure, cipher_suites, curve_preferences, pinned_certs, min_version.
   std::optional<tls_options> tls;
   bool allow_non_tls = false;
 
-  // WebSocket listener (config `websocket {}`; parsed, not yet served).
+  // WebSocket listener (config `websocket {}`; server/websocket_listener.hpp). Not yet used:
+  // advertise, authorization/no_auth_user/cookies (the auth work), handshake `headers`.
   websocket_options websocket;
 
   // Known nats-server features jetbroker does not implement.

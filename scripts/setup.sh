@@ -8,12 +8,14 @@ NATSCLI_VERSION=v0.5.1          # the `nats` CLI (pub/sub/req, stream/consumer, 
 NATS_PY_VERSION=2.16.0
 PYTEST_VERSION=8.3.4
 PYTEST_ASYNCIO_VERSION=0.24.0
+AIOHTTP_VERSION=3.13.2          # nats-py's websocket transport (nats.connect("ws://..."))
 
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-system1.81-dev
   libspdlog-dev libfmt-dev librocksdb-dev libcrypt-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev python3-venv
+  libssl-dev openssl chromium
 )
 
 SUDO=""
@@ -50,8 +52,15 @@ venv="$root/.venv"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c "import nats, pytest, pytest_asyncio, pytest_timeout, pytest_rerunfailures" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import nats, pytest, pytest_asyncio, pytest_timeout, pytest_rerunfailures, aiohttp" 2>/dev/null; then
   "$venv/bin/pip" install -q "nats-py==$NATS_PY_VERSION" "pytest==$PYTEST_VERSION" \
-    "pytest-asyncio==$PYTEST_ASYNCIO_VERSION" "pytest-timeout==2.3.1" "pytest-rerunfailures==15.0"
+    "pytest-asyncio==$PYTEST_ASYNCIO_VERSION" "pytest-timeout==2.3.1" "pytest-rerunfailures==15.0" \
+    "aiohttp==$AIOHTTP_VERSION"
+fi
+
+# Browser tests: the nats.ws client (pinned in package-lock.json), served to Debian's chromium.
+browser="$root/tests/integration/browser"
+if [ ! -f "$browser/node_modules/nats.ws/esm/nats.js" ]; then
+  (cd "$browser" && npm ci --no-audit --no-fund --silent)
 fi
 echo "setup: done"

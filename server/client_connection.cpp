@@ -6,6 +6,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 
@@ -17,6 +18,7 @@
 #include "server/log.hpp"
 #include "server/router.hpp"
 #include "server/server.hpp"
+#include "server/tls.hpp"
 
 namespace jb::server {
 
@@ -34,6 +36,26 @@ constexpr std::size_t max_reply_grants = 4096;
 // The stall a delivery on this thread asks of its publisher (see read_loop); the read loop
 // resets it before parsing and reads it right after, on the same thread.
 thread_local std::int64_t tl_stall_ns = 0;
+
+// nats-server's close frame status for each reason (websocket.go wsEnqueueCloseMessage).
+std::uint16_t ws_close_status(close_reason r) {
+  switch (r) {
+    case close_reason::client_closed: return 1000;
+    case close_reason::auth_timeout:
+    case close_reason::auth_violation:
+    case close_reason::slow_consumer:
+    case close_reason::max_connections:
+    case close_reason::max_control_line: return 1008;
+    case close_reason::tls_handshake_error: return 1015;
+    case close_reason::protocol_violation: return 1002;
+    case close_reason::max_payload: return 1009;
+    case close_reason::server_shutdown: return 1001;
+    case close_reason::read_error:
+    case close_reason::write_error:
+    case close_reason::stale_connection: return 1006;
+  }
+  return 1011;
+}
 
 // Go's %q for the subjects in permission errors: quoted, with '"' and '\\' escaped.
 std::string quoted(std::string_view s) {
@@ -73,29 +95,32 @@ const char* to_string(close_reason r) noexcept {
     case close_reason::slow_consumer: return "Slow Consumer (Pending Bytes)";
     case close_reason::server_shutdown: return "Server Shutdown";
     case close_reason::max_connections: return "Maximum Connections Exceeded";
+    case close_reason::tls_handshake_error: return "TLS Handshake Failure";
   }
   return "Unknown";
 }
 
-client_connection::client_connection(server& srv, socket_type socket, std::uint64_t cid)
+client_connection::client_connection(server& srv, transport t, std::uint64_t cid)
     : srv_(srv),
-      socket_(std::move(socket)),
+      transport_(std::move(t)),
       cid_(cid),
-      write_signal_(socket_.get_executor()),
-      liveness_timer_(socket_.get_executor()),
-      stall_timer_(socket_.get_executor()),
+      write_signal_(transport_.get_executor()),
+      liveness_timer_(transport_.get_executor()),
+      stall_timer_(transport_.get_executor()),
       rbuf_(min_read_buffer),
       start_(std::chrono::system_clock::now()) {
   boost::system::error_code ec;
-  auto ep = socket_.remote_endpoint(ec);
+  auto ep = transport_.tcp().remote_endpoint(ec);
   if (!ec) {
     ip_ = ep.address().to_string();
     remote_port_ = ep.port();
   }
-  log_prefix_ = ip_ + ":" + std::to_string(remote_port_) + " - cid:" + std::to_string(cid_);
+  // nats-server tags WebSocket clients "wid:" and the others "cid:".
+  log_prefix_ = ip_ + ":" + std::to_string(remote_port_) + (transport_.is_websocket() ? " - wid:" : " - cid:") +
+                std::to_string(cid_);
   acc_ = &srv_.global_account();
   account_name_ = acc_->name();
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  transport_.tcp().set_option(asio::ip::tcp::no_delay(true), ec);
   limits_.max_control_line = srv_.opts().max_control_line;
   limits_.max_payload = srv_.opts().max_payload;
   // nats-server's defaults before CONNECT.
@@ -108,19 +133,111 @@ client_connection::client_connection(server& srv, socket_type socket, std::uint6
 client_connection::~client_connection() { srv_.live_connections.fetch_sub(1); }
 
 void client_connection::start() {
-  send(protocol::info_line(srv_.info_json(cid_, ip_)));
   log::client().debug("{} - Client connection created", log_prefix_);
+  if (srv_.tls_context() != nullptr && transport_.kind() == transport_kind::tcp) {
+    auto self = shared_from_this();
+    asio::co_spawn(transport_.get_executor(), [self] { return self->secure_start(self); }, asio::detached);
+    return;
+  }
+  send(protocol::info_line(transport_.is_websocket() ? srv_.ws_info_json(cid_, ip_) : srv_.info_json(cid_, ip_)));
+  run_loops();
+}
+
+void client_connection::run_loops() {
+  loops_started_ = true;
   auto self = shared_from_this();
   // Each coroutine holds `self` as a parameter, so the connection outlives all three.
-  asio::co_spawn(socket_.get_executor(), [self] { return self->read_loop(self); }, asio::detached);
-  asio::co_spawn(socket_.get_executor(), [self] { return self->write_loop(self); }, asio::detached);
-  asio::co_spawn(socket_.get_executor(), [self] { return self->liveness_loop(self); }, asio::detached);
+  asio::co_spawn(transport_.get_executor(), [self] { return self->read_loop(self); }, asio::detached);
+  asio::co_spawn(transport_.get_executor(), [self] { return self->write_loop(self); }, asio::detached);
+  asio::co_spawn(transport_.get_executor(), [self] { return self->liveness_loop(self); }, asio::detached);
+}
+
+awaitable<bool> client_connection::readable_within(std::chrono::milliseconds d) {
+  auto expired = std::make_shared<bool>(false);
+  asio::steady_timer timer(transport_.get_executor(), d);
+  auto self = shared_from_this();
+  timer.async_wait([self, expired](boost::system::error_code ec) {
+    if (!ec) {
+      *expired = true;
+      self->transport_.cancel();
+    }
+  });
+  auto [ec] = co_await transport_.tcp().async_wait(asio::ip::tcp::socket::wait_read,
+                                                   asio::as_tuple(asio::use_awaitable));
+  timer.cancel();
+  co_return !ec && !*expired;
+}
+
+awaitable<void> client_connection::secure_start(std::shared_ptr<client_connection> /*keep_alive*/) {
+  const auto& t = *srv_.opts().tls;
+  const std::string info = protocol::info_line(srv_.info_json(cid_, ip_));
+  bool first = t.handshake_first;
+  // A client that says nothing within the fallback delay is not doing TLS first: it gets
+  // INFO and the usual upgrade (nats handshake_first: "<duration>" / "auto").
+  if (first && t.handshake_first_fallback.count() > 0 && !co_await readable_within(t.handshake_first_fallback))
+    first = false;
+  if (closed_) co_return transport_.close();
+  if (!first) {
+    // INFO goes out in plaintext before the handshake, written here since the write loop
+    // cannot start before TLS is up.
+    auto [ec, n] = co_await asio::async_write(transport_.tcp(), asio::buffer(info), asio::as_tuple(asio::use_awaitable));
+    if (ec && !closed_) close_on_strand(close_reason::write_error, {});
+    if (closed_) co_return transport_.close();
+    if (srv_.opts().allow_non_tls) {
+      // TLS or not is the client's choice: a TLS client starts with a handshake record (0x16).
+      unsigned char b = 0;
+      boost::system::error_code pec;
+      std::size_t got = 0;
+      if (co_await readable_within(t.timeout))
+        got = transport_.tcp().receive(asio::buffer(&b, 1), asio::socket_base::message_peek, pec);
+      if (closed_) co_return transport_.close();
+      if (got == 0 || b != 0x16) co_return run_loops();
+    }
+  }
+  log::client().debug("{} - Starting TLS client connection handshake", log_prefix_);
+  transport_.start_tls(*srv_.tls_context());
+  auto expired = std::make_shared<bool>(false);
+  asio::steady_timer timer(transport_.get_executor(), t.timeout);
+  auto self = shared_from_this();
+  timer.async_wait([self, expired](boost::system::error_code ec) {
+    if (!ec) {
+      *expired = true;
+      self->transport_.cancel();
+    }
+  });
+  auto [ec] = co_await transport_.tls().async_handshake(asio::ssl::stream_base::server,
+                                                        asio::as_tuple(asio::use_awaitable));
+  timer.cancel();
+  if (closed_) co_return transport_.close();
+  if (ec) {
+    boost::system::error_code lec;
+    auto local = transport_.tcp().local_endpoint(lec);
+    auto err = describe_tls_handshake_error(ec, *expired,
+                                            local.address().to_string() + ":" + std::to_string(local.port()),
+                                            ip_ + ":" + std::to_string(remote_port_));
+    if (err.is_error) log::client().error("{} - TLS handshake error: {}", log_prefix_, err.text);
+    else log::client().debug("{} - TLS handshake error: {}", log_prefix_, err.text);
+    close_on_strand(close_reason::tls_handshake_error, {});
+    co_return transport_.close();
+  }
+  log::client().debug("{} - TLS handshake complete", log_prefix_);
+  log::client().debug("{} - TLS version {}, cipher suite {}", log_prefix_,
+                      transport_.tls_version(), transport_.tls_cipher());
+  {
+    std::lock_guard lk(info_mu_);
+    tls_version_ = transport_.tls_version();
+    tls_cipher_ = transport_.tls_cipher();
+  }
+  if (first) send(info);
+  run_loops();
 }
 
 void client_connection::start_rejected(close_reason reason, const std::string& err_text) {
-  send(protocol::info_line(srv_.info_json(cid_, ip_)));
+  // Before any TLS handshake, as nats-server: INFO and the error in plaintext.
+  send(protocol::info_line(transport_.is_websocket() ? srv_.ws_info_json(cid_, ip_) : srv_.info_json(cid_, ip_)));
+  loops_started_ = true;
   auto self = shared_from_this();
-  asio::co_spawn(socket_.get_executor(), [self] { return self->write_loop(self); }, asio::detached);
+  asio::co_spawn(transport_.get_executor(), [self] { return self->write_loop(self); }, asio::detached);
   close_on_strand(reason, err_text);
 }
 
@@ -137,10 +254,13 @@ awaitable<void> client_connection::read_loop(std::shared_ptr<client_connection> 
       if (rend_ == rbuf_.size()) rbuf_.resize(rbuf_.size() * 2);
     }
     const std::size_t room = rbuf_.size() - rend_;
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, room),
+    auto [ec, n] = co_await transport_.async_read_some(asio::buffer(rbuf_.data() + rend_, room),
                                                     asio::as_tuple(asio::use_awaitable));
     if (ec) {
-      close_on_strand(ec == asio::error::eof ? close_reason::client_closed : close_reason::read_error, {});
+      // A TLS peer that closes without close_notify, or a WebSocket close frame, is a close too.
+      const bool eof = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
+                       ec == boost::beast::websocket::error::closed || transport_.ws_close_done();
+      close_on_strand(eof ? close_reason::client_closed : close_reason::read_error, {});
       co_return;
     }
     if (closed_) co_return;
@@ -246,16 +366,20 @@ awaitable<void> client_connection::write_loop(std::shared_ptr<client_connection>
       continue;
     }
     out_buffer::sequence(writing, seq);
-    auto [ec, n] = co_await asio::async_write(socket_, seq, asio::as_tuple(asio::use_awaitable));
+    auto [ec, n] = co_await transport_.async_write(seq, asio::as_tuple(asio::use_awaitable));
     if (ec) {
       close_on_strand(close_reason::write_error, {});
       break;
     }
     writing.clear();  // the blocks go back to the allocator
   }
-  boost::system::error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  if (transport_.is_websocket() && !transport_.ws_close_done()) {
+    // Like nats-server, a close frame whose status and text say why, then the TCP close
+    // without waiting for the client's answer.
+    const std::string frame = transport::ws_close_frame(ws_close_status(close_reason_), to_string(close_reason_));
+    co_await transport_.async_write_below_ws(asio::buffer(frame), asio::as_tuple(asio::use_awaitable));
+  }
+  transport_.close();
   liveness_timer_.cancel();
 }
 
@@ -311,7 +435,7 @@ bool client_connection::deliver(subscription& sub, const message_view& m) {
     log::client().info("{}:{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded", ip_, remote_port_, cid_,
                        srv_.opts().max_pending);
     auto self = shared_from_this();
-    asio::post(socket_.get_executor(), [self] { self->close_on_strand(close_reason::slow_consumer, {}); });
+    asio::post(transport_.get_executor(), [self] { self->close_on_strand(close_reason::slow_consumer, {}); });
     return false;
   }
   protocol::append_delivery(out_, m.subject, sub.sid, m.reply, m.headers, m.payload, headers_);
@@ -344,7 +468,7 @@ bool client_connection::deliver(subscription& sub, const message_view& m) {
 
 void client_connection::kick() {
   auto self = shared_from_this();
-  asio::post(socket_.get_executor(), [self] { self->write_signal_.cancel(); });
+  asio::post(transport_.get_executor(), [self] { self->write_signal_.cancel(); });
 }
 
 void client_connection::flush_kicks() {
@@ -357,7 +481,7 @@ void client_connection::flush_kicks() {
 
 void client_connection::on_max_reached(const std::shared_ptr<subscription>& sub) {
   auto self = shared_from_this();
-  asio::post(socket_.get_executor(), [self, sub] {
+  asio::post(transport_.get_executor(), [self, sub] {
     auto it = self->subs_.find(sub->sid);
     if (it != self->subs_.end() && it->second == sub) {
       {
@@ -372,17 +496,18 @@ void client_connection::on_max_reached(const std::shared_ptr<subscription>& sub)
 
 void client_connection::send_async(std::string bytes) {
   auto self = shared_from_this();
-  asio::post(socket_.get_executor(), [self, b = std::move(bytes)] { self->send(b); });
+  asio::post(transport_.get_executor(), [self, b = std::move(bytes)] { self->send(b); });
 }
 
 void client_connection::close(close_reason reason, std::string err_text) {
   auto self = shared_from_this();
-  asio::post(socket_.get_executor(), [self, reason, t = std::move(err_text)] { self->close_on_strand(reason, t); });
+  asio::post(transport_.get_executor(), [self, reason, t = std::move(err_text)] { self->close_on_strand(reason, t); });
 }
 
 void client_connection::close_on_strand(close_reason reason, const std::string& err_text) {
   if (closed_) return;
   closed_ = true;
+  close_reason_ = reason;
   if (!err_text.empty()) {
     if (reason != close_reason::auth_violation) log_error(err_text);  // on_connect logged it
     send(protocol::err_line(err_text));
@@ -398,9 +523,8 @@ void client_connection::close_on_strand(close_reason reason, const std::string& 
   liveness_timer_.cancel();
   stall_timer_.cancel();
   if (reason == close_reason::read_error || reason == close_reason::write_error ||
-      reason == close_reason::slow_consumer) {
-    boost::system::error_code ignored;
-    socket_.cancel(ignored);
+      reason == close_reason::slow_consumer || !loops_started_) {
+    transport_.cancel();  // before the loops start: ends a TLS handshake in progress
   }
   srv_.remove_client(cid_);
 }
@@ -687,7 +811,10 @@ bool client_connection::on_ping() {
     // Like nats-server: after the first PONG, clients speaking protocol 1 get an async INFO
     // that confirms the connection (connect_info) and names their account.
     first_pong_sent_ = true;
-    if (client_protocol_ >= 1) send(protocol::info_line(srv_.info_json(cid_, ip_, true, false, acc_->name())));
+    if (client_protocol_ >= 1) {
+      send(protocol::info_line(transport_.is_websocket() ? srv_.ws_info_json(cid_, ip_, true, acc_->name())
+                                                         : srv_.info_json(cid_, ip_, true, false, acc_->name())));
+    }
   }
   return true;
 }
@@ -713,6 +840,7 @@ connection_snapshot client_connection::snapshot(bool with_subjects) const {
   s.cid = cid_;
   s.ip = ip_;
   s.port = remote_port_;
+  s.websocket = transport_.is_websocket();
   s.start = start_;
   s.last_activity = std::chrono::system_clock::time_point(
       std::chrono::duration_cast<std::chrono::system_clock::duration>(
@@ -722,6 +850,8 @@ connection_snapshot client_connection::snapshot(bool with_subjects) const {
     s.name = name_;
     s.lang = lang_;
     s.version = version_;
+    s.tls_version = tls_version_;
+    s.tls_cipher = tls_cipher_;
     s.rtt_ns = rtt_ns_;
     s.user = user_;
     s.account = account_name_;

@@ -22,6 +22,7 @@
 #include "server/auth.hpp"
 #include "server/out_buffer.hpp"
 #include "server/subscription.hpp"
+#include "server/transport.hpp"
 
 namespace jb::server {
 
@@ -40,6 +41,7 @@ enum class close_reason {
   slow_consumer,
   server_shutdown,
   max_connections,
+  tls_handshake_error,
 };
 [[nodiscard]] const char* to_string(close_reason r) noexcept;
 
@@ -50,6 +52,8 @@ struct connection_snapshot {
   std::string name, lang, version;
   std::chrono::system_clock::time_point start;
   std::chrono::system_clock::time_point last_activity;
+  std::string tls_version, tls_cipher;  // TLS connections only
+  bool websocket = false;
   std::uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0;
   std::size_t subscriptions = 0;
   std::size_t pending_bytes = 0;
@@ -64,11 +68,14 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   using socket_type = boost::asio::ip::tcp::socket;
   using strand_type = boost::asio::strand<boost::asio::io_context::executor_type>;
 
-  client_connection(server& srv, socket_type socket, std::uint64_t cid);
+  // `t` is a connected TCP socket or an upgraded WebSocket; TLS on the client port is set up
+  // by start() when the server has a `tls {}` block.
+  client_connection(server& srv, transport t, std::uint64_t cid);
   ~client_connection() override;
 
-  // Sends INFO and starts the coroutines. Call once, from the strand's context or before any
-  // other thread knows the connection.
+  // Sends INFO (with TLS: the handshake after or, with handshake_first, before it) and starts
+  // the coroutines. Call once, from the strand's context or before any other thread knows the
+  // connection.
   void start();
   // Sends INFO and then `err_text` as -ERR, and closes (nats-server's answer over
   // max_connections). Nothing the client sent is read: a PING racing the close gets no PONG.
@@ -88,7 +95,8 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   void close(close_reason reason, std::string err_text = {});
 
   [[nodiscard]] connection_snapshot snapshot(bool with_subjects) const;
-  [[nodiscard]] socket_type::executor_type get_executor() { return socket_.get_executor(); }
+  [[nodiscard]] transport::executor_type get_executor() { return transport_.get_executor(); }
+  [[nodiscard]] bool is_websocket() const noexcept { return transport_.is_websocket(); }
 
   // parse_handler: called by the parser on the strand.
   bool on_pub(const protocol::pub_op& op);
@@ -102,6 +110,11 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   bool on_err(const protocol::err_op& op);
 
  private:
+  void run_loops();
+  // TLS on the client port: INFO in plaintext then the handshake, or the handshake first.
+  boost::asio::awaitable<void> secure_start(std::shared_ptr<client_connection> keep_alive);
+  // True when the client sent something within `d` (the socket is readable).
+  boost::asio::awaitable<bool> readable_within(std::chrono::milliseconds d);
   boost::asio::awaitable<void> read_loop(std::shared_ptr<client_connection> keep_alive);
   boost::asio::awaitable<void> write_loop(std::shared_ptr<client_connection> keep_alive);
   boost::asio::awaitable<void> liveness_loop(std::shared_ptr<client_connection> keep_alive);
@@ -118,7 +131,7 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   bool check_auth_before_op();
 
   server& srv_;
-  socket_type socket_;
+  transport transport_;
   const std::uint64_t cid_;
   std::string ip_;
   int remote_port_ = 0;
@@ -151,6 +164,8 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   bool first_pong_sent_ = false;
   std::chrono::steady_clock::time_point ping_sent_at_{};
   bool closed_ = false;
+  bool loops_started_ = false;  // read/write/liveness loops run (after any TLS handshake)
+  close_reason close_reason_ = close_reason::client_closed;  // why closed_ was set
   // Written only on the strand, read by the monitor: single-writer atomics.
   std::atomic<std::uint64_t> in_msgs_{0}, in_bytes_{0};
   std::atomic<std::size_t> num_subs_{0};
@@ -176,6 +191,7 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   mutable std::mutex info_mu_;
   std::string name_, lang_, version_;
   std::string user_, account_name_;
+  std::string tls_version_, tls_cipher_;  // set once after the TLS handshake
   std::int64_t rtt_ns_ = 0;
   // subs_ is changed on the strand under info_mu_, so the monitor can list it.
   std::chrono::system_clock::time_point start_;

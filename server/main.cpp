@@ -18,6 +18,7 @@
 #include "config/load.hpp"
 #include "server/log.hpp"
 #include "server/server.hpp"
+#include "server/tls.hpp"
 #include "version.hpp"
 
 namespace {
@@ -33,6 +34,10 @@ std::filesystem::path write_ports_file(const std::string& dir, const char* argv0
   std::string host = o.host == "0.0.0.0" || o.host == "::" ? "127.0.0.1" : o.host;
   json::object ports;
   ports["nats"] = json::array{json::string("nats://" + host + ":" + std::to_string(srv.port()))};
+  if (srv.websocket_port() > 0) {
+    ports["websocket"] = json::array{json::string(std::string(o.websocket.tls ? "wss" : "ws") + "://" + host + ":" +
+                                                  std::to_string(srv.websocket_port()))};
+  }
   if (srv.http_port() > 0) ports["monitoring"] = json::array{json::string("http://" + host + ":" + std::to_string(srv.http_port()))};
   auto path = std::filesystem::path(dir) /
               (std::filesystem::path(argv0).filename().string() + "_" + std::to_string(::getpid()) + ".ports");
@@ -150,6 +155,16 @@ int main(int argc, char** argv) {
     notices = ok.notices;
     auto again = jb::config::parse_command_line(args, std::move(from_file));
     opts = std::get<jb::config::cli_result>(again).opts;
+  }
+  if (opts.tls) {
+    if (auto e = jb::server::check_tls_options(*opts.tls)) {
+      std::fprintf(stderr, "jetbroker: %s\n", e->c_str());
+      return 1;
+    }
+  }
+  if (auto e = jb::server::check_websocket_options(opts)) {
+    std::fprintf(stderr, "jetbroker: %s\n", e->c_str());
+    return 1;
   }
   jb::log::init({opts.log_file, opts.debug, opts.trace, opts.logtime, opts.logtime_utc});
   for (auto& n : notices) jb::log::server().warn("{}", n);

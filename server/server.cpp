@@ -19,6 +19,8 @@
 #include "protocol/writer.hpp"
 #include "server/log.hpp"
 #include "server/monitor/http_monitor.hpp"
+#include "server/tls.hpp"
+#include "server/websocket_listener.hpp"
 #include "version.hpp"
 
 namespace jb::server {
@@ -52,6 +54,21 @@ std::string host_port(const std::string& host, int port) {
 
 }  // namespace
 
+bool websocket_enabled(const config::options& o) noexcept { return o.websocket.configured && o.websocket.port != 0; }
+
+std::optional<std::string> check_websocket_options(const config::options& o) {
+  if (!websocket_enabled(o)) return std::nullopt;
+  const auto& ws = o.websocket;
+  if (!ws.tls && !ws.no_tls) return "websocket requires TLS configuration";
+  try {
+    (void)ws_origin_policy::from(ws);
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  }
+  if (ws.tls) return check_tls_options(*ws.tls);
+  return std::nullopt;
+}
+
 server::server(config::options opts)
     : opts_(std::move(opts)),
       id_(make_server_id()),
@@ -59,6 +76,15 @@ server::server(config::options opts)
       acceptor_(io_) {
   name_ = opts_.server_name.empty() ? id_ : opts_.server_name;
   setup_accounts();
+  if (opts_.tls) {
+    tls_ctx_ = make_tls_context(*opts_.tls);
+    // nats-server gives clients the TLS timeout plus a second to authenticate, unless set.
+    if (opts_.auth_timeout == std::chrono::seconds(2)) opts_.auth_timeout = opts_.tls->timeout + std::chrono::seconds(1);
+  }
+  if (websocket_enabled(opts_)) {
+    if (auto err = check_websocket_options(opts_)) throw std::runtime_error(*err);
+    if (opts_.websocket.tls) ws_tls_ctx_ = make_tls_context(*opts_.websocket.tls);
+  }
 }
 
 void server::setup_accounts() {
@@ -173,6 +199,11 @@ void server::start() {
     log::server().info("Starting http monitor on {}", host_port(mh, http_port_));
   }
 
+  if (websocket_enabled(opts_)) {
+    websocket_ = std::make_unique<websocket_listener>(*this, opts_.websocket, ws_tls_ctx_.get());
+    websocket_->listen();
+  }
+
   auto ep = make_endpoint(opts_.host, opts_.port);
   boost::system::error_code ec;
   acceptor_.open(ep.protocol(), ec);
@@ -186,6 +217,10 @@ void server::start() {
   }
   port_ = acceptor_.local_endpoint().port();
   log::server().info("Listening for client connections on {}", host_port(opts_.host, port_));
+  if (tls_ctx_) {
+    if (opts_.allow_non_tls) log::server().info("TLS available for client connections");
+    else log::server().info("TLS required for client connections");
+  }
   do_accept();
   log::server().info("Server is ready");
 }
@@ -199,20 +234,25 @@ void server::do_accept() {
       return;
     }
     if (shutting_down_) return;
-    // Over the limit, nats-server still sends INFO, then the error, then closes.
-    const bool over_limit = static_cast<int>(num_clients()) >= opts_.max_connections;
-    auto cid = ++next_cid_;
-    counters_.total_connections.fetch_add(1, std::memory_order_relaxed);
-    auto conn = std::make_shared<client_connection>(*this, std::move(sock), cid);
-    {
-      std::lock_guard lk(clients_mu_);
-      clients_.emplace(cid, conn);
-    }
-    asio::post(conn->get_executor(), [conn, over_limit] {
-      if (over_limit) conn->start_rejected(close_reason::max_connections, "maximum connections exceeded");
-      else conn->start();
-    });
+    add_client(transport(std::move(sock)));
     do_accept();
+  });
+}
+
+void server::add_client(transport t) {
+  if (shutting_down_ || lame_duck_) return;  // closes the stream
+  // Over the limit, nats-server still sends INFO, then the error, then closes.
+  const bool over_limit = static_cast<int>(num_clients()) >= opts_.max_connections;
+  auto cid = ++next_cid_;
+  counters_.total_connections.fetch_add(1, std::memory_order_relaxed);
+  auto conn = std::make_shared<client_connection>(*this, std::move(t), cid);
+  {
+    std::lock_guard lk(clients_mu_);
+    clients_.emplace(cid, conn);
+  }
+  asio::post(conn->get_executor(), [conn, over_limit] {
+    if (over_limit) conn->start_rejected(close_reason::max_connections, "maximum connections exceeded");
+    else conn->start();
   });
 }
 
@@ -231,6 +271,7 @@ void server::shutdown() {
   asio::post(io_, [this] {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+    if (websocket_) websocket_->stop();
     if (monitor_) monitor_->stop();
     if (js_) js_->stop();
     for (auto& c : clients()) c->close(close_reason::server_shutdown);
@@ -244,6 +285,7 @@ void server::enter_lame_duck() {
     log::server().info("Entering lame duck mode, stop accepting new clients");
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+    if (websocket_) websocket_->stop();
     std::string info = protocol::info_line(info_json(0, {}, false, true));
     auto all = std::make_shared<std::vector<std::shared_ptr<client_connection>>>(clients());
     for (auto& c : *all) c->send_async(info);
@@ -305,6 +347,33 @@ std::size_t server::num_clients() const {
   return clients_.size();
 }
 
+int server::websocket_port() const noexcept { return websocket_ ? websocket_->port() : 0; }
+
+std::string server::ws_info_json(std::uint64_t cid, const std::string& client_ip, bool connect_info,
+                                 std::string_view account) const {
+  // nats-server tells WebSocket clients the WebSocket listener's address and TLS.
+  auto v = boost::json::parse(info_json(cid, client_ip, connect_info, false, account));
+  auto& o = v.as_object();
+  o["host"] = opts_.websocket.host.empty() ? std::string("0.0.0.0") : opts_.websocket.host;
+  o["port"] = websocket_port();
+  o.erase("tls_required");
+  o.erase("tls_verify");
+  o.erase("tls_available");
+  if (opts_.websocket.tls) {
+    // Kept at the same place as in a client INFO: before max_payload.
+    boost::json::object out;
+    for (auto& [k, val] : o) {
+      if (k == "max_payload") {
+        out["tls_required"] = true;
+        if (opts_.websocket.tls->verify) out["tls_verify"] = true;
+      }
+      out[k] = val;
+    }
+    return boost::json::serialize(out);
+  }
+  return boost::json::serialize(o);
+}
+
 std::string server::info_json(std::uint64_t cid, const std::string& client_ip, bool connect_info, bool ldm,
                               std::string_view account) const {
   boost::json::object o;
@@ -317,6 +386,12 @@ std::string server::info_json(std::uint64_t cid, const std::string& client_ip, b
   o["port"] = port_;
   o["headers"] = true;
   if (opts_.auth_required()) o["auth_required"] = true;
+  if (opts_.tls) {
+    // handshake_first always requires TLS; allow_non_tls makes it optional (tls_available).
+    if (!opts_.allow_non_tls || opts_.tls->handshake_first) o["tls_required"] = true;
+    if (opts_.tls->verify) o["tls_verify"] = true;
+    if (opts_.allow_non_tls && !opts_.tls->handshake_first) o["tls_available"] = true;
+  }
   o["max_payload"] = opts_.max_payload;
   if (opts_.jetstream) o["jetstream"] = true;
   if (cid) o["client_id"] = cid;

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -24,6 +25,10 @@
 #include "server/auth.hpp"
 #include "server/sublist.hpp"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace jb::jetstream {
 class jetstream;
 }
@@ -32,6 +37,8 @@ namespace jb::server {
 
 class client_connection;
 class http_monitor;
+class transport;
+class websocket_listener;
 
 // Compatibility level we report to clients in INFO `version` (nats-server release whose
 // client-visible behaviour jetbroker implements). Our own version is jb::jetbroker_version.
@@ -41,6 +48,12 @@ struct server_counters {
   std::atomic<std::uint64_t> in_msgs{0}, in_bytes{0}, out_msgs{0}, out_bytes{0};
   std::atomic<std::uint64_t> slow_consumers{0}, total_connections{0};
 };
+
+// `websocket {}` with a port: the WebSocket listener runs (nats-server ignores a block without one).
+[[nodiscard]] bool websocket_enabled(const config::options& o) noexcept;
+// The first reason nats-server refuses the websocket options ("websocket requires TLS
+// configuration", a bad allowed origin, a bad tls {} file); nullopt when fine.
+[[nodiscard]] std::optional<std::string> check_websocket_options(const config::options& o);
 
 class server {
  public:
@@ -81,6 +94,16 @@ class server {
   [[nodiscard]] server_counters& counters() noexcept { return counters_; }
   [[nodiscard]] std::chrono::system_clock::time_point start_time() const noexcept { return start_time_; }
   [[nodiscard]] boost::asio::io_context& io() noexcept { return io_; }
+  // TLS for client connections (`tls {}` / --tls): null when the client port is plaintext.
+  [[nodiscard]] boost::asio::ssl::context* tls_context() const noexcept { return tls_ctx_.get(); }
+
+  // Registers a new client on its stream (a WebSocket after its upgrade, a TCP socket) and
+  // starts it. Any thread; the stream is closed instead when the server is stopping.
+  void add_client(transport t);
+  // The INFO of a WebSocket client: host and port are the WebSocket listener's.
+  [[nodiscard]] std::string ws_info_json(std::uint64_t cid, const std::string& client_ip, bool connect_info = false,
+                                         std::string_view account = global_account_name) const;
+  [[nodiscard]] int websocket_port() const noexcept;
 
   // Connection registry (any thread).
   void remove_client(std::uint64_t cid);
@@ -124,7 +147,10 @@ class server {
   mutable std::mutex clients_mu_;
   std::unordered_map<std::uint64_t, std::shared_ptr<client_connection>> clients_;
 
+  std::unique_ptr<boost::asio::ssl::context> tls_ctx_;
+  std::unique_ptr<boost::asio::ssl::context> ws_tls_ctx_;
   std::unique_ptr<http_monitor> monitor_;
+  std::unique_ptr<websocket_listener> websocket_;
   std::unique_ptr<jetstream::jetstream> js_;
   std::vector<std::thread> threads_;
 };

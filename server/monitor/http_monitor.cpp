@@ -1,5 +1,7 @@
 #include "server/monitor/http_monitor.hpp"
 
+#include "server/tls.hpp"
+
 #include <unistd.h>
 
 #include <fstream>
@@ -111,6 +113,14 @@ struct http_monitor::impl : std::enable_shared_from_this<impl> {
     v["http_port"] = srv.http_port();
     v["https_port"] = 0;
     v["auth_timeout"] = std::chrono::duration<double>(o.auth_timeout).count();
+    if (o.tls) {
+      if (!o.allow_non_tls || o.tls->handshake_first) v["tls_required"] = true;
+      if (o.tls->verify) v["tls_verify"] = true;
+      v["tls_timeout"] = std::chrono::duration<double>(o.tls->timeout).count();
+      if (auto na = cert_not_after(o.tls->cert_file)) v["tls_cert_not_after"] = rfc3339(*na);
+    } else {
+      v["tls_timeout"] = 2.0;  // nats-server's default, reported without TLS too
+    }
     v["max_control_line"] = o.max_control_line;
     v["max_payload"] = o.max_payload;
     v["max_pending"] = o.max_pending;
@@ -133,6 +143,27 @@ struct http_monitor::impl : std::enable_shared_from_this<impl> {
     v["slow_consumers"] = c.slow_consumers.load();
     v["subscriptions"] = srv.num_subscriptions();
     v["config_load_time"] = rfc3339(srv.start_time());
+    if (o.websocket.configured) {
+      // As nats-server: the block's settings, with the listener's address once it runs.
+      const auto& w = o.websocket;
+      json::object ws;
+      if (websocket_enabled(o) || !w.host.empty()) ws["host"] = w.host.empty() ? std::string("0.0.0.0") : w.host;
+      if (srv.websocket_port() > 0) ws["port"] = srv.websocket_port();
+      if (!w.advertise.empty()) ws["advertise"] = w.advertise;
+      if (w.handshake_timeout.count() > 0)
+        ws["handshake_timeout"] = std::chrono::duration_cast<std::chrono::nanoseconds>(w.handshake_timeout).count();
+      if (w.no_tls) ws["no_tls"] = true;
+      if (w.same_origin) ws["same_origin"] = true;
+      if (!w.allowed_origins.empty()) {
+        json::array a;
+        for (const auto& x : w.allowed_origins) a.emplace_back(x);
+        ws["allowed_origins"] = std::move(a);
+      }
+      if (w.compression) ws["compression"] = true;
+      v["websocket"] = std::move(ws);
+    } else {
+      v["websocket"] = json::object{};
+    }
     if (srv.js()) {
       auto j = jsz();
       json::object out;
@@ -164,7 +195,7 @@ struct http_monitor::impl : std::enable_shared_from_this<impl> {
       json::object j;
       j["cid"] = s.cid;
       j["kind"] = "Client";
-      j["type"] = "nats";
+      j["type"] = s.websocket ? "websocket" : "nats";
       j["ip"] = s.ip;
       j["port"] = s.port;
       j["start"] = rfc3339(s.start);
@@ -177,6 +208,10 @@ struct http_monitor::impl : std::enable_shared_from_this<impl> {
       j["in_bytes"] = s.in_bytes;
       j["out_bytes"] = s.out_bytes;
       j["rtt"] = go_duration(s.rtt_ns);
+      if (!s.tls_version.empty()) {
+        j["tls_version"] = s.tls_version;
+        j["tls_cipher_suite"] = s.tls_cipher;
+      }
       j["subscriptions"] = s.subscriptions;
       if (subs_list && !s.subjects.empty()) {
         json::array l;
