@@ -19,6 +19,7 @@ transport::tcp_socket& transport::tcp() noexcept {
 void transport::start_tls(boost::asio::ssl::context& ctx) {
   tcp_socket s = std::move(std::get<tcp_socket>(v_));
   v_.emplace<tls_stream>(std::move(s), ctx);
+  kind_.store(transport_kind::tls, std::memory_order_release);
 }
 
 void transport::cancel() noexcept {

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <atomic>
 #include <variant>
 
 #include <boost/asio/async_result.hpp>
@@ -35,18 +36,28 @@ class transport {
   using wss_stream = boost::beast::websocket::stream<tls_stream>;
   using executor_type = tcp_socket::executor_type;
 
-  explicit transport(tcp_socket s) : v_(std::in_place_type<tcp_socket>, std::move(s)) {}
-  explicit transport(ws_stream s) : v_(std::in_place_type<ws_stream>, std::move(s)) {}
-  explicit transport(wss_stream s) : v_(std::in_place_type<wss_stream>, std::move(s)) {}
+  explicit transport(tcp_socket s)
+      : ex_(s.get_executor()), kind_(transport_kind::tcp), v_(std::in_place_type<tcp_socket>, std::move(s)) {}
+  explicit transport(ws_stream s)
+      : ex_(s.get_executor()), kind_(transport_kind::ws), v_(std::in_place_type<ws_stream>, std::move(s)) {}
+  explicit transport(wss_stream s)
+      : ex_(s.get_executor()), kind_(transport_kind::wss), v_(std::in_place_type<wss_stream>, std::move(s)) {}
 
-  [[nodiscard]] transport_kind kind() const noexcept { return static_cast<transport_kind>(v_.index()); }
+  // Moved only while one thread knows it (hand-over to its connection).
+  transport(transport&& o) noexcept : ex_(o.ex_), kind_(o.kind_.load()), v_(std::move(o.v_)) {}
+  transport& operator=(transport&&) = delete;
+
+  // kind() and get_executor() may be called from any thread (kicks, close requests, monitoring):
+  // they read copies kept beside the variant, which start_tls() rebuilds on the strand (a visit
+  // while it is being rebuilt would find it valueless).
+  [[nodiscard]] transport_kind kind() const noexcept { return kind_.load(std::memory_order_acquire); }
   [[nodiscard]] bool is_websocket() const noexcept {
     return kind() == transport_kind::ws || kind() == transport_kind::wss;
   }
   [[nodiscard]] bool is_tls() const noexcept {
     return kind() == transport_kind::tls || kind() == transport_kind::wss;
   }
-  [[nodiscard]] executor_type get_executor() noexcept { return tcp().get_executor(); }
+  [[nodiscard]] executor_type get_executor() const noexcept { return ex_; }
   // The TCP socket at the bottom (for endpoints, options, readiness waits and close).
   [[nodiscard]] tcp_socket& tcp() noexcept;
 
@@ -113,6 +124,8 @@ class transport {
   [[nodiscard]] std::string tls_cipher() const;
 
  private:
+  executor_type ex_;
+  std::atomic<transport_kind> kind_;
   // Index order is transport_kind's.
   std::variant<tcp_socket, tls_stream, ws_stream, wss_stream> v_;
 };
