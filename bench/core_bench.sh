@@ -16,51 +16,18 @@
 # CONNECT + PING, PONG), median of 10 starts.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-JETBROKER_BIN="${JETBROKER_BIN:-$ROOT/build/jetbroker}"
-NATS_SERVER_BIN="${NATS_SERVER_BIN:-$(command -v "$HOME/go/bin/nats-server" || command -v nats-server)}"
-NATS_BIN="${NATS_BIN:-$(command -v "$HOME/go/bin/nats" || command -v nats)}"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 REPS="${REPS:-3}"
 MSGS_SMALL="${MSGS_SMALL:-2000000}"
 MSGS_LARGE="${MSGS_LARGE:-500000}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-20}"
 
-WORK="$(mktemp -d -t core_bench.XXXXXX)"
-SERVER_PID=""
-cleanup() {
-  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-for b in "$JETBROKER_BIN" "$NATS_SERVER_BIN" "$NATS_BIN"; do
-  [[ -x "$b" ]] || { echo "missing binary: $b" >&2; exit 1; }
-done
+bench_init core_bench "$NATS_BIN"
 
 # start_server <bin>: sets SERVER_PID, PORT, MPORT
 start_server() {
-  local bin="$1" log="$WORK/server.log"
-  : >"$log"
-  "$bin" -p -1 -m -1 -a 127.0.0.1 2>"$log" &
-  SERVER_PID=$!
-  local i
-  for ((i = 0; i < 500; i++)); do
-    grep -q "Server is ready" "$log" && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log" >&2; exit 1; }
-    sleep 0.01
-  done
-  PORT="$(sed -n 's/.*Listening for client connections on [^ ]*:\([0-9]*\).*/\1/p' "$log" | head -1)"
-  MPORT="$(sed -n 's/.*Starting http monitor on [^ ]*:\([0-9]*\).*/\1/p' "$log" | head -1)"
-  [[ -n "$PORT" && -n "$MPORT" ]] || { echo "could not parse ports" >&2; cat "$log" >&2; exit 1; }
-}
-
-stop_server() {
-  kill -TERM "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
+  launch_server "$1" -p -1 -m -1 -a 127.0.0.1
+  [[ -n "$MPORT" ]] || { echo "could not parse the monitoring port" >&2; exit 1; }
 }
 
 subs_count() { curl -s "http://127.0.0.1:$MPORT/varz" | jq -r .subscriptions; }

@@ -27,10 +27,7 @@
 # A run whose stream does not hold the expected message count afterwards counts as failed (n/a).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-JETBROKER_BIN="${JETBROKER_BIN:-$ROOT/build/jetbroker}"
-NATS_SERVER_BIN="${NATS_SERVER_BIN:-$(command -v "$HOME/go/bin/nats-server" || command -v nats-server)}"
-NATS_BIN="${NATS_BIN:-$(command -v "$HOME/go/bin/nats" || command -v nats)}"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 REPS="${REPS:-3}"
 ASYNC_MSGS_SMALL="${ASYNC_MSGS_SMALL:-500000}"
 ASYNC_MSGS_LARGE="${ASYNC_MSGS_LARGE:-200000}"
@@ -40,48 +37,19 @@ KV_MSGS="${KV_MSGS:-10000}"
 SKIP_KV="${SKIP_KV:-0}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-60}"
 
-WORK="$(mktemp -d -t js_bench.XXXXXX)"
-SERVER_PID=""
-cleanup() {
-  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-for b in "$JETBROKER_BIN" "$NATS_SERVER_BIN" "$NATS_BIN"; do
-  [[ -x "$b" ]] || { echo "missing binary: $b" >&2; exit 1; }
-done
+bench_init js_bench "$NATS_BIN"
 
 # start_server <bin> [always]: fresh store dir; sets SERVER_PID, PORT, NATS (CLI prefix)
 start_server() {
-  local bin="$1" mode="${2:-}" log="$WORK/server.log" sd="$WORK/store"
+  local bin="$1" mode="${2:-}" sd="$WORK/store"
   rm -rf "$sd"
-  : >"$log"
   if [[ "$mode" == always ]]; then
     printf 'jetstream {\n  store_dir: "%s"\n  sync_interval: always\n}\n' "$sd" >"$WORK/js.conf"
-    "$bin" -c "$WORK/js.conf" -p -1 -m -1 -a 127.0.0.1 2>"$log" &
+    launch_server "$bin" -c "$WORK/js.conf" -p -1 -m -1 -a 127.0.0.1
   else
-    "$bin" -p -1 -m -1 -a 127.0.0.1 -js -sd "$sd" 2>"$log" &
+    launch_server "$bin" -p -1 -m -1 -a 127.0.0.1 -js -sd "$sd"
   fi
-  SERVER_PID=$!
-  local i
-  for ((i = 0; i < 1000; i++)); do
-    grep -q "Server is ready" "$log" && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log" >&2; exit 1; }
-    sleep 0.01
-  done
-  PORT="$(sed -n 's/.*Listening for client connections on [^ ]*:\([0-9]*\).*/\1/p' "$log" | head -1)"
-  [[ -n "$PORT" ]] || { echo "could not parse port" >&2; cat "$log" >&2; exit 1; }
   NATS=("$NATS_BIN" --no-context -s "nats://127.0.0.1:$PORT")
-}
-
-stop_server() {
-  kill -TERM "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
 }
 
 add_stream() { "${NATS[@]}" stream add benchstream --subjects bench.js --storage "$1" --defaults >/dev/null; }

@@ -29,9 +29,7 @@
 # or times out counts as n/a and makes the script exit 1.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-JETBROKER_BIN="${JETBROKER_BIN:-$ROOT/build/jetbroker}"
-NATS_SERVER_BIN="${NATS_SERVER_BIN:-$(command -v "$HOME/go/bin/nats-server" || command -v nats-server)}"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 REPS="${REPS:-3}"
 KV_KEYS="${KV_KEYS:-20000}"
 KV_SIZE="${KV_SIZE:-128}"
@@ -42,20 +40,7 @@ WINDOW="${WINDOW:-1000}"
 STALL_WAIT="${STALL_WAIT:-5s}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-60}"
 
-WORK="$(mktemp -d -t kvobj_bench.XXXXXX)"
-SERVER_PID=""
-cleanup() {
-  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-for b in "$JETBROKER_BIN" "$NATS_SERVER_BIN"; do
-  [[ -x "$b" ]] || { echo "missing binary: $b" >&2; exit 1; }
-done
+bench_init kvobj_bench
 command -v go >/dev/null || { echo "go not found" >&2; exit 1; }
 
 JB_MTIME="$(date -u -r "$JETBROKER_BIN" '+%Y-%m-%d %H:%M UTC')"
@@ -67,27 +52,9 @@ CLIENT="$WORK/kvobj"
 
 # start_server <bin>: fresh store dir, random port; sets SERVER_PID and URL
 start_server() {
-  local bin="$1" log="$WORK/server.log" sd="$WORK/store"
-  rm -rf "$sd"
-  : >"$log"
-  "$bin" -p -1 -m -1 -a 127.0.0.1 -js -sd "$sd" 2>"$log" &
-  SERVER_PID=$!
-  local i
-  for ((i = 0; i < 1000; i++)); do
-    grep -q "Server is ready" "$log" && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log" >&2; exit 1; }
-    sleep 0.01
-  done
-  local port
-  port="$(sed -n 's/.*Listening for client connections on [^ ]*:\([0-9]*\).*/\1/p' "$log" | head -1)"
-  [[ -n "$port" ]] || { echo "could not parse port" >&2; cat "$log" >&2; exit 1; }
-  URL="nats://127.0.0.1:$port"
-}
-
-stop_server() {
-  kill -TERM "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
+  rm -rf "$WORK/store"
+  launch_server "$1" -p -1 -m -1 -a 127.0.0.1 -js -sd "$WORK/store"
+  URL="nats://127.0.0.1:$PORT"
 }
 
 FAILED=0

@@ -24,22 +24,14 @@
 # Servers alternate inside each repetition; a fresh server is started for every sample.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-JETBROKER_BIN="${JETBROKER_BIN:-$ROOT/build/jetbroker}"
-NATS_SERVER_BIN="${NATS_SERVER_BIN:-$(command -v "$HOME/go/bin/nats-server" || command -v nats-server)}"
-NATS_BIN="${NATS_BIN:-$(command -v "$HOME/go/bin/nats" || command -v nats)}"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 STARTS="${STARTS:-10}"
 REPS="${REPS:-3}"
 CLIENTS="${CLIENTS:-2000 10000}"
 REC_MSGS="${REC_MSGS:-1000000}"
 REC_SIZE="${REC_SIZE:-128}"
 
-WORK="$(mktemp -d -t resources_bench.XXXXXX)"
-trap 'rm -rf "$WORK"' EXIT
-
-for b in "$JETBROKER_BIN" "$NATS_SERVER_BIN" "$NATS_BIN"; do
-  [[ -x "$b" ]] || { echo "missing binary: $b" >&2; exit 1; }
-done
+bench_init resources_bench "$NATS_BIN"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 cat >"$WORK/helper.py" <<'EOF'
