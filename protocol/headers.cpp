@@ -108,4 +108,35 @@ std::string remove_header(std::string_view block, std::string_view name) {
   return out;
 }
 
+std::string set_header(std::string_view block, std::string_view name, std::string_view value) {
+  auto eol = block.find("\r\n");
+  if (block.empty() || eol == std::string_view::npos) {
+    std::string out(header_version);
+    out.append("\r\n").append(name).append(": ").append(value).append("\r\n\r\n");
+    return out;
+  }
+  std::size_t pos = eol + 2;
+  while (pos < block.size()) {
+    auto end = block.find("\r\n", pos);
+    if (end == std::string_view::npos) end = block.size();
+    std::string_view line = block.substr(pos, end - pos);
+    auto colon = line.find(':');
+    if (colon != std::string_view::npos && trim(line.substr(0, colon)) == name) {
+      std::size_t vstart = pos + colon + 1;
+      if (vstart < end && block[vstart] == ' ') ++vstart;
+      std::string out(block.substr(0, vstart));
+      out.append(value).append(block.substr(end));
+      return out;
+    }
+    if (line.empty()) break;  // the closing empty line
+    pos = end + 2;
+  }
+  // Not present: insert before the closing empty line.
+  std::string out(block);
+  if (out.size() >= 4 && out.ends_with("\r\n\r\n")) out.resize(out.size() - 2);
+  else if (!out.ends_with("\r\n")) out.append("\r\n");
+  out.append(name).append(": ").append(value).append("\r\n\r\n");
+  return out;
+}
+
 }  // namespace jb::protocol

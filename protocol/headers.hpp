@@ -44,4 +44,9 @@ class header_builder {
 // result has no headers left and no status).
 [[nodiscard]] std::string remove_header(std::string_view block, std::string_view name);
 
+// Returns `block` with the value of the first header named `name` replaced (its position and the
+// space after the colon kept), or the header appended when there is none; an empty `block`
+// becomes `NATS/1.0` with that one header.
+[[nodiscard]] std::string set_header(std::string_view block, std::string_view name, std::string_view value);
+
 }  // namespace jb::protocol

@@ -178,6 +178,7 @@ void server::start() {
     jo.store_dir = opts_.store_dir;
     jo.in_memory = opts_.store_in_memory;
     jo.sync_always = opts_.jetstream_sync_always;
+    if (opts_.max_payload > 0) jo.max_payload = opts_.max_payload;
     if (opts_.jetstream_sync_interval) jo.sync_interval = *opts_.jetstream_sync_interval;
     if (jo.store_dir.empty() && !jo.in_memory)
       jo.store_dir = (std::filesystem::temp_directory_path() / "jetbroker").string();

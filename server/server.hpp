@@ -42,7 +42,7 @@ class websocket_listener;
 
 // Compatibility level we report to clients in INFO `version` (nats-server release whose
 // client-visible behaviour jetbroker implements). Our own version is jb::jetbroker_version.
-inline constexpr const char* nats_compat_version = "2.11.0";
+inline constexpr const char* nats_compat_version = "2.12.0";
 
 struct server_counters {
   std::atomic<std::uint64_t> in_msgs{0}, in_bytes{0}, out_msgs{0}, out_bytes{0};

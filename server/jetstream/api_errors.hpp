@@ -92,6 +92,11 @@ inline const api_error consumer_does_not_exist{400, 10149, "consumer does not ex
 inline const api_error stream_wrong_last_sequence_constant{400, 10164, "wrong last sequence"};
 inline const api_error message_ttl_invalid{400, 10165, "invalid per-message TTL"};
 inline const api_error message_ttl_disabled{400, 10166, "per-message TTL is disabled"};
+inline const api_error message_incr_disabled{400, 10168, "message counters is disabled"};
+inline const api_error message_incr_missing{400, 10169, "message counter increment is missing"};
+inline const api_error message_incr_payload{400, 10170, "message counter has payload"};
+inline const api_error message_incr_invalid{400, 10171, "message counter increment is invalid"};
+inline const api_error message_counter_broken{400, 10172, "message counter is broken"};
 inline const api_error atomic_publish_disabled{400, 10174, "atomic publish is disabled"};
 inline const api_error atomic_publish_missing_seq{400, 10175, "atomic publish sequence is missing"};
 inline const api_error atomic_publish_incomplete_batch{400, 10176, "atomic publish batch is incomplete"};
@@ -126,6 +131,7 @@ inline const api_error mirror_invalid_subject_filter{400, 10151, "mirror transfo
 inline const api_error mirror_overlapping_subject_filters{400, 10152, "mirror subject filters can not overlap"};
 inline const api_error mirror_invalid_transform_destination{400, 10154, "mirror transform: {err}"};
 inline const api_error mirror_with_atomic_publish{400, 10198, "stream mirrors can not also use atomic publishing"};
+inline const api_error mirror_with_counters{400, 10173, "stream mirrors can not also calculate counters"};
 // clang-format on
 }  // namespace errors
 

@@ -74,6 +74,7 @@ struct jetstream_options {
   bool in_memory = false;
   bool sync_always = false;
   std::chrono::milliseconds sync_interval{std::chrono::minutes(2)};
+  std::int64_t max_payload = 1024 * 1024;  // the server's; bounds messages the server writes itself
 };
 
 class jetstream {

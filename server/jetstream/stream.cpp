@@ -187,17 +187,13 @@ void stream::stage_batch(const inbound_msg& m, std::string_view reply, std::stri
     if (auto e = stage_one(bm, {}, true)) {
       for (const auto& sm : staged_)
         if (!sm.msg_id.empty()) dedupe_.erase(sm.msg_id);
-      staged_.clear();
-      staged_subject_last_.clear();
-      staged_bytes_ = 0;
+      clear_staged();
       last_msg_id_ = saved_last_id;
       return pub_error(reply, e);
     }
   }
   if (staged_.size() != msgs.size()) {  // a duplicate inside the batch
-    staged_.clear();
-    staged_subject_last_.clear();
-    staged_bytes_ = 0;
+    clear_staged();
     return pub_error(reply, errors::atomic_publish_incomplete_batch);
   }
   staged_.back().reply = std::string(reply);
@@ -223,6 +219,32 @@ api_error stream::stage_one(const inbound_msg& m, std::string_view reply, bool i
   }
   std::uint64_t staged_seq_base = store_->state().last_seq;
   const std::uint64_t next_seq = staged_seq_base + staged_.size() + 1;
+
+  // Counter increments (nats-server checks them first): only on counter streams, with an empty
+  // payload and none of the headers that assume one stored message per publish.
+  std::optional<std::string> incr;
+  if (!hdr.empty()) {
+    if (auto v = protocol::find_header(hdr, counter::incr_header); v && !v->empty()) {
+      incr = counter::parse_increment(*v);
+      if (!incr) return errors::message_incr_invalid;
+      if (!cfg_.allow_msg_counter) return errors::message_incr_disabled;
+      if (!m.payload().empty()) return errors::message_incr_payload;
+      for (std::string_view h : {"Nats-Rollup", "Nats-Expected-Stream", "Nats-Expected-Last-Msg-Id",
+                                 "Nats-Expected-Last-Subject-Sequence-Subject", "Nats-Expected-Last-Sequence",
+                                 "Nats-Expected-Last-Subject-Sequence"})
+        if (auto hv = protocol::find_header(hdr, h); hv && !hv->empty()) return errors::message_incr_invalid;
+    }
+  }
+  // A counter stream takes nothing else (a duplicate Nats-Msg-Id is still answered as one).
+  if (cfg_.allow_msg_counter && !incr) {
+    auto id = hdr.empty() ? std::nullopt : protocol::find_header(hdr, "Nats-Msg-Id");
+    bool duplicate = false;
+    if (id && !id->empty()) {
+      prune_dedupe(m.ts);
+      duplicate = dedupe_.count(std::string(*id)) != 0;
+    }
+    if (!duplicate) return errors::message_incr_missing;
+  }
 
   if (!hdr.empty()) {
     if (auto v = protocol::find_header(hdr, "Nats-Expected-Stream"); v && *v != cfg_.name)
@@ -263,11 +285,11 @@ api_error stream::stage_one(const inbound_msg& m, std::string_view reply, bool i
       prune_dedupe(m.ts);
       if (auto it = dedupe_.find(std::string(*v)); it != dedupe_.end()) {
         if (!reply.empty()) {
-          json::object o;
-          o["stream"] = cfg_.name;
-          o["seq"] = it->second;
-          o["duplicate"] = true;
-          js_.publish(reply, json::serialize(o));
+          // nats-server's bytes, space included.
+          std::string ack = "{\"stream\":";
+          ack.append(json::serialize(json::value(cfg_.name))).append(",\"seq\":").append(std::to_string(it->second));
+          ack.append(",\"duplicate\": true}");
+          js_.publish(reply, ack);
         }
         return {};
       }
@@ -288,11 +310,15 @@ api_error stream::stage_one(const inbound_msg& m, std::string_view reply, bool i
       sm.hdr = std::string(protocol::header_version) + std::string(hdr.substr(eol));
     }
   }
+  if (incr) {
+    if (auto e = apply_counter(subject, hdr, m.payload(), std::move(*incr), sm)) return e;
+  } else {
+    if (sm.hdr.empty()) sm.hdr = std::string(hdr);
+    sm.data = std::string(m.payload());
+  }
   // Discard new: refuse when the stream is full.
-  if (auto e = check_discard_new(subject, hdr.size(), m.payload().size())) return e;
-  if (sm.hdr.empty()) sm.hdr = std::string(hdr);
+  if (auto e = check_discard_new(subject, sm.hdr.size(), sm.data.size())) return e;
   sm.subject = std::move(subject);
-  sm.data = std::string(m.payload());
   sm.reply = std::string(reply);
   if (cfg_.republish) sm.prev_subject_seq = last_seq_for_subject(sm.subject);
   staged_subject_last_[sm.subject] = next_seq;
@@ -305,6 +331,64 @@ api_error stream::stage_one(const inbound_msg& m, std::string_view reply, bool i
   staged_.push_back(std::move(sm));
   if (rollup && !in_batch) flush();  // the purge must see this message stored
   return {};
+}
+
+// The subject's new total: the running total of what is staged, else the last stored message's.
+// A message carrying Nats-Stream-Source is a copy of an upstream counter's total: what is added is
+// the difference from the total last seen from that origin (kept in Nats-Counter-Sources), so
+// lost or repeated copies never skew the sum.
+api_error stream::apply_counter(const std::string& subject, std::string_view hdr, std::string_view body,
+                                std::string incr, staged_msg& sm) {
+  counter_running cur{"0", {}};
+  if (auto it = staged_counters_.find(subject); it != staged_counters_.end()) {
+    cur = it->second;
+  } else if (auto last = store_->load_last(subject)) {
+    auto total = counter::parse_payload(last->data);
+    if (!total) return errors::message_counter_broken;
+    cur.total = std::move(*total);
+    if (auto ncs = protocol::find_header(last->hdr, counter::sources_header); ncs && !ncs->empty()) {
+      auto src = counter::parse_sources(*ncs);
+      if (!src) return errors::message_counter_broken;
+      cur.sources = std::move(*src);
+    }
+  }
+  std::string out_hdr(sm.hdr.empty() ? hdr : std::string_view(sm.hdr));
+  if (auto src = protocol::find_header(hdr, "Nats-Stream-Source"); src && !src->empty()) {
+    // "<origin> <seq> <filters> <destinations> <original subject>"
+    std::vector<std::string_view> f;
+    for (std::size_t start = 0;;) {
+      auto sp = src->find(' ', start);
+      f.push_back(src->substr(start, sp == std::string_view::npos ? std::string_view::npos : sp - start));
+      if (sp == std::string_view::npos) break;
+      start = sp + 1;
+    }
+    auto upstream = counter::parse_payload(body);
+    if (!upstream) return errors::message_counter_broken;
+    auto& seen = cur.sources[std::string(f[0])][std::string(f.size() >= 5 ? f[4] : std::string_view(subject))];
+    incr = counter::subtract(*upstream, seen.empty() ? "0" : seen);
+    seen = *upstream;
+    out_hdr = protocol::set_header(out_hdr, counter::incr_header, incr);
+  }
+  cur.total = counter::add(cur.total, incr);
+  sm.data = counter::payload(cur.total);
+  if (!cur.sources.empty())
+    out_hdr = protocol::set_header(out_hdr, counter::sources_header, counter::sources_json(cur.sources));
+  std::int64_t max_size = js_.options().max_payload;
+  if (cfg_.max_msg_size >= 0 && cfg_.max_msg_size < max_size) max_size = cfg_.max_msg_size;
+  if (static_cast<std::int64_t>(out_hdr.size()) > max_size ||
+      static_cast<std::int64_t>(sm.data.size()) > max_size - static_cast<std::int64_t>(out_hdr.size()))
+    return errors::stream_message_exceeds_maximum;
+  sm.hdr = std::move(out_hdr);
+  sm.counter_value = cur.total;
+  staged_counters_[subject] = std::move(cur);
+  return {};
+}
+
+void stream::clear_staged() {
+  staged_.clear();
+  staged_subject_last_.clear();
+  staged_counters_.clear();
+  staged_bytes_ = 0;
 }
 
 api_error stream::check_discard_new(std::string_view subject, std::size_t hdr_size, std::size_t data_size) {
@@ -366,6 +450,7 @@ void stream::flush() {
       if (!s.reply.empty()) {
         ack.clear();
         ack.append("{\"stream\":").append(json::serialize(json::value(cfg_.name))).append(",\"seq\":").append(std::to_string(seq));
+        if (!s.counter_value.empty()) ack.append(",\"val\":\"").append(s.counter_value).append("\"");
         if (!s.batch_id.empty()) {
           ack.append(",\"batch\":").append(json::serialize(json::value(s.batch_id)));
           ack.append(",\"count\":").append(std::to_string(s.batch_count));
@@ -403,9 +488,7 @@ void stream::flush() {
     appended.reserve(staged_subject_last_.size());
     for (const auto& [subj, seq] : staged_subject_last_) appended.push_back(subj);
   }
-  staged_.clear();
-  staged_subject_last_.clear();
-  staged_bytes_ = 0;
+  clear_staged();
   enforce_limits_after_append(first ? &appended : nullptr);
   if (cfg_.retention == retention_policy::interest && first) {
     // Messages that no consumer is interested in are not kept.

@@ -12,6 +12,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "server/jetstream/counter.hpp"
 #include "server/jetstream/jetstream.hpp"
 #include "server/jetstream/stream_sources.hpp"
 
@@ -89,7 +90,16 @@ class stream {
     std::uint64_t prev_subject_seq = 0;  // republish: Nats-Last-Sequence
     std::string batch_id;  // atomic batch commit: the ack names the batch
     std::size_t batch_count = 0;
+    std::string counter_value;  // counter streams: the subject's new total, for the PubAck
   };
+  // Counter streams: the running total per subject of what is staged but not yet stored.
+  struct counter_running {
+    std::string total;
+    counter::source_totals sources;
+  };
+  api_error apply_counter(const std::string& subject, std::string_view hdr, std::string_view body,
+                          std::string incr, staged_msg& sm);
+  void clear_staged();
   struct pending_batch {
     std::vector<inbound_msg> msgs;
     std::int64_t last_ns = 0;
@@ -134,6 +144,7 @@ class stream {
   boost::asio::steady_timer age_timer_, ttl_timer_;
 
   std::vector<staged_msg> staged_;
+  std::unordered_map<std::string, counter_running> staged_counters_;
   std::unordered_map<std::string, std::uint64_t> staged_subject_last_;  // subject -> staged seq
   std::uint64_t staged_bytes_ = 0;
   // Nats-Msg-Id de-duplication within duplicate_window.

@@ -197,6 +197,7 @@ api_error check_mirror(const stream_config& c, std::vector<std::string>& deliver
   if (c.first_seq > 0) return errors::stream_mirror_with_first_seq;
   if (!c.subjects.empty()) return errors::mirror_with_subjects;
   if (!c.sources.empty()) return errors::mirror_with_sources;
+  if (c.allow_msg_counter) return errors::mirror_with_counters;
   if (c.allow_atomic) return errors::mirror_with_atomic_publish;
   if (!m.filter_subject.empty() && !m.subject_transforms.empty()) return errors::mirror_multiple_filters_not_allowed;
   if (c.subject_delete_marker_ttl > 0) return invalid("subject delete markers forbidden on mirrors");
@@ -342,6 +343,7 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
             get_string(o, "compression", compression, err, st) && get_uint(o, "first_seq", c.first_seq, err, st) &&
             get_bool(o, "allow_msg_ttl", c.allow_msg_ttl, err, st) &&
             get_bool(o, "allow_atomic", c.allow_atomic, err, st) &&
+            get_bool(o, "allow_msg_counter", c.allow_msg_counter, err, st) &&
             get_int(o, "subject_delete_marker_ttl", c.subject_delete_marker_ttl, err, st);
   if (!ok) return bad_json(err);
 
@@ -430,12 +432,17 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
       return invalid("stream configuration for republish destination is not valid");
     c.republish = rp;
   }
-  for (const char* k : {"allow_msg_counter", "allow_msg_schedules", "allow_batched"}) {
+  for (const char* k : {"allow_msg_schedules", "allow_batched"}) {
     if (auto* v = o.if_contains(k); v && v->is_bool() && v->as_bool())
       return invalid(std::string(k) + " is not supported by this server");
   }
-  if (auto* v = o.if_contains("persist_mode"); v && v->is_string() && v->as_string() != "" && v->as_string() != "default")
-    return invalid("persist_mode async is not supported by this server");
+  if (auto* v = o.if_contains("persist_mode"); v && !v->is_null()) {
+    if (!v->is_string()) return bad_json("json: cannot unmarshal value into Go struct field StreamConfig.persist_mode of type server.PersistModeType");
+    const std::string pm(v->as_string());
+    // Go's decoder takes exactly "", "default" and "async".
+    if (pm == "async") c.async_persist = true;
+    else if (!pm.empty() && pm != "default") return bad_enum(pm);
+  }
 
   // Limits normalisation.
   auto norm = [](std::int64_t& v) { if (v == 0 || v < -1) v = -1; };
@@ -470,6 +477,11 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
   }
   // nats-server checks this on create only (an update may carry a promoted mirror's flag).
   if (c.mirror_direct && !c.mirror && !for_update) return invalid("stream has no mirror but does have mirror direct");
+  if (c.allow_msg_counter) {
+    if (c.discard == discard_policy::new_msgs) return invalid("counter stream cannot use discard new");
+    if (c.allow_msg_ttl) return invalid("counter stream cannot use message TTLs");
+    if (c.retention != retention_policy::limits) return invalid("counter stream can only use limits retention");
+  }
   if (c.discard_new_per_subject) {
     if (c.discard != discard_policy::new_msgs) return invalid("discard new per subject requires discard new policy to be set");
     if (c.max_msgs_per_subject <= 0) return invalid("discard new per subject requires max msgs per subject > 0");
@@ -481,6 +493,11 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
     c.deny_purge = false;
   }
   if (c.deny_purge && c.allow_rollup_hdrs && !c.sealed) return invalid("roll-ups require the purge permission");
+  if (c.async_persist) {
+    if (c.storage != storage_kind::file) return invalid("async persist mode is only supported on file storage");
+    if (c.num_replicas > 1) return invalid("async persist mode is not supported on replicated streams");
+    if (c.allow_atomic) return invalid("async persist mode is not supported with atomic batch publish");
+  }
 
   // Mirror and sources (the checks that need no other stream; see check_against_streams).
   {
@@ -511,6 +528,8 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
                       protocol::subjects_overlap(s, "$NRG.>")) &&
         !protocol::subject_is_subset(s, "$JS.EVENT.>"))
       return invalid("subjects that overlap with jetstream api require no-ack to be true");
+    if (!c.no_ack && protocol::subjects_overlap(s, "$SYS.>") && !protocol::subject_is_subset(s, "$SYS.ACCOUNT.>"))
+      return invalid("subjects that overlap with system api require no-ack to be true");
   }
   if (c.subject_transform && !subject_transform::make(c.subject_transform->src, c.subject_transform->dest))
     return errors::stream_transform_invalid.with("invalid subject");
@@ -520,8 +539,12 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
     if (it->first.rfind("_nats.", 0) == 0) it = c.metadata.erase(it);
     else ++it;
   }
-  // The API level the stream's features need (per-message TTLs are a level 1 feature).
-  c.metadata["_nats.req.level"] = (c.allow_msg_ttl || c.subject_delete_marker_ttl) ? "1" : "0";
+  // The API level the stream's features need: per-message TTLs 1; counters, atomic batches and
+  // async persistence 2 (nats-server 2.12).
+  const char* level = "0";
+  if (c.allow_msg_ttl || c.subject_delete_marker_ttl) level = "1";
+  if (c.allow_msg_counter || c.allow_atomic || c.async_persist) level = "2";
+  c.metadata["_nats.req.level"] = level;
   return c;
 }
 
@@ -574,7 +597,9 @@ json::object to_json(const stream_config& c, bool with_version_metadata) {
   o["consumer_limits"] = std::move(cl);
   o["allow_msg_ttl"] = c.allow_msg_ttl;
   if (c.subject_delete_marker_ttl) o["subject_delete_marker_ttl"] = c.subject_delete_marker_ttl;
+  if (c.allow_msg_counter) o["allow_msg_counter"] = true;
   if (c.allow_atomic) o["allow_atomic"] = true;
+  if (c.async_persist) o["persist_mode"] = "async";
   json::object md;
   if (with_version_metadata) md["_nats.level"] = std::to_string(api_level);
   for (const auto& [k, v] : c.metadata) md[k] = v;
@@ -593,6 +618,9 @@ api_error check_update(const stream_config& o, const stream_config& n) {
   // Removing the mirror promotes it to a normal stream; any other change is refused.
   if (n.mirror && n.mirror != o.mirror) return errors::stream_mirror_not_updatable;
   if (o.allow_msg_ttl && !n.allow_msg_ttl) return invalid("message TTL status can not be disabled");
+  if (o.allow_msg_counter != n.allow_msg_counter)
+    return invalid("stream configuration update can not change message counter setting");
+  if (o.async_persist != n.async_persist) return invalid("stream configuration update can not change persist mode");
   return {};
 }
 

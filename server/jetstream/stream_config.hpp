@@ -78,6 +78,9 @@ struct stream_config {
   bool allow_direct = false, mirror_direct = false;
   bool allow_msg_ttl = false;
   bool allow_atomic = false;
+  bool allow_msg_counter = false;  // ADR-49 counters (server/jetstream/counter.hpp)
+  bool async_persist = false;      // persist_mode "async": accepted and echoed; jetbroker still acks
+                                   // only what is in RocksDB's WAL, which is at least as durable
   std::int64_t subject_delete_marker_ttl = 0;  // ns
   std::optional<subject_transform_cfg> subject_transform;
   std::optional<republish_cfg> republish;
@@ -126,6 +129,7 @@ bool is_valid_asset_name(std::string_view name);
 bool has_path_separator(std::string_view name);
 
 // The JetStream API level and the compatibility version we report.
-inline constexpr int api_level = 1;
+// Level 2 (nats-server 2.12): counters, atomic batches, persist_mode, mirror promotion.
+inline constexpr int api_level = 2;
 
 }  // namespace jb::jetstream

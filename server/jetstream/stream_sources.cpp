@@ -369,6 +369,15 @@ bool stream::stage_copied(const source_link& l, const storage::stored_msg& m) {
       }
     }
   }
+  if (cfg_.allow_msg_counter) {
+    // Only counter updates count; their increment is recomputed from the upstream total.
+    auto v = sm.hdr.empty() ? std::nullopt : protocol::find_header(sm.hdr, counter::incr_header);
+    auto incr = v && !v->empty() ? counter::parse_increment(*v) : std::nullopt;
+    if (!incr) return true;  // passed over, as nats-server refuses it
+    std::string hdr = std::move(sm.hdr);
+    sm.hdr.clear();
+    if (apply_counter(sm.subject, hdr, m.data, std::move(*incr), sm)) return true;
+  }
   if (check_discard_new(sm.subject, sm.hdr.size(), sm.data.size())) return false;
   const std::uint64_t next_seq = store_->state().last_seq + staged_.size() + 1;
   if (cfg_.republish) sm.prev_subject_seq = last_seq_for_subject(sm.subject);

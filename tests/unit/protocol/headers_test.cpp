@@ -37,6 +37,20 @@ TEST(Headers, BuilderAndRemove) {
   EXPECT_EQ(header_builder().status(503).finish(), "NATS/1.0 503\r\n\r\n");
 }
 
+TEST(Headers, SetReplacesInPlaceOrAppends) {
+  // Replaced where it stands, the space after the colon kept (or not), other headers untouched.
+  EXPECT_EQ(set_header("NATS/1.0\r\nA: 1\r\nNats-Incr: +5\r\nB: 2\r\n\r\n", "Nats-Incr", "-3"),
+            "NATS/1.0\r\nA: 1\r\nNats-Incr: -3\r\nB: 2\r\n\r\n");
+  EXPECT_EQ(set_header("NATS/1.0\r\nNats-Incr:7\r\n\r\n", "Nats-Incr", "8"), "NATS/1.0\r\nNats-Incr:8\r\n\r\n");
+  // Only the first of repeated headers; a name that merely starts the same is another header.
+  EXPECT_EQ(set_header("NATS/1.0\r\nX-Long: a\r\nX: 1\r\nX: 2\r\n\r\n", "X", "9"),
+            "NATS/1.0\r\nX-Long: a\r\nX: 9\r\nX: 2\r\n\r\n");
+  // Appended before the closing line; a status line stays.
+  EXPECT_EQ(set_header("NATS/1.0 100 Idle\r\nA: 1\r\n\r\n", "B", "2"), "NATS/1.0 100 Idle\r\nA: 1\r\nB: 2\r\n\r\n");
+  EXPECT_EQ(set_header("NATS/1.0\r\n\r\n", "B", "2"), "NATS/1.0\r\nB: 2\r\n\r\n");
+  EXPECT_EQ(set_header("", "B", "2"), "NATS/1.0\r\nB: 2\r\n\r\n");
+}
+
 TEST(Writer, Deliveries) {
   std::string out;
   append_delivery(out, "foo", "1", "", "", "hi", true);
