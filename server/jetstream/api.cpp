@@ -159,6 +159,7 @@ void jetstream::handle_api(const inbound_msg& m) {
     if (op == "NAMES" && t.size() == 5) return api_consumer_names(m, t[4], false);
     if (op == "LIST" && t.size() == 5) return api_consumer_names(m, t[4], true);
     if (op == "PAUSE" && t.size() == 6) return api_consumer_pause(m, t[4], t[5]);
+    if (op == "UNPIN" && t.size() == 6) return api_consumer_unpin(m, t[4], t[5]);
     if (op == "MSG" && tok(4) == "NEXT" && t.size() == 7) return api_consumer_next(m, t[5], t[6]);
     return;
   }
@@ -646,6 +647,30 @@ void jetstream::api_consumer_pause(const inbound_msg& m, std::string_view sname,
   r["paused"] = t > now;
   r["pause_until"] = until.empty() ? go_time(0) : server::rfc3339_ns(t);
   if (t > now) r["pause_remaining"] = t - now;
+  respond(m.reply(), std::move(r), false);
+}
+
+void jetstream::api_consumer_unpin(const inbound_msg& m, std::string_view sname, std::string_view name) {
+  const char* type = "consumer_unpin_response";
+  auto* s = find_stream(sname);
+  if (!s) return respond_error(m.reply(), type, errors::stream_not_found);
+  auto* c = s->find_consumer(name);
+  if (!c) return respond_error(m.reply(), type, errors::consumer_not_found);
+  // Unlike most requests an empty body is an error here (Go: json.Unmarshal of nothing).
+  if (m.payload().empty()) return respond_error(m.reply(), type, errors::invalid_json.with("unexpected end of JSON input"));
+  auto body = parse_body(m.payload());
+  if (auto* e = std::get_if<api_error>(&body)) return respond_error(m.reply(), type, *e);
+  std::string group, err;
+  if (!json_util::get_string(std::get<json::object>(body), "group", group, err, "JSApiConsumerUnpinRequest"))
+    return respond_error(m.reply(), type, errors::invalid_json.with(err));
+  if (group.empty()) return respond_error(m.reply(), type, errors::invalid_json.with("consumer group not specified"));
+  if (!is_valid_priority_group_name(group)) return respond_error(m.reply(), type, errors::consumer_invalid_group_name);
+  const auto& groups = c->config().priority_groups;
+  if (std::find(groups.begin(), groups.end(), group) == groups.end())
+    return respond_error(m.reply(), type, errors::consumer_invalid_priority_group);
+  c->unpin("admin");
+  json::object r;
+  r["type"] = std::string(type_prefix) + type;
   respond(m.reply(), std::move(r), false);
 }
 

@@ -107,6 +107,12 @@ inline const api_error stream_mirror_with_first_seq{400, 10143, "stream mirrors 
 inline const api_error consumer_pull_requires_ack{400, 10084, "consumer in pull mode requires explicit ack policy on workqueue stream"};
 inline const api_error stream_transform_invalid{400, 10156, "stream transform: {err}"};
 inline const api_error consumer_priority_policy_without_group{400, 10159, "Setting PriorityPolicy requires at least one PriorityGroup to be set"};
+inline const api_error consumer_invalid_priority_group{400, 10160, "Provided priority group does not exist for this consumer"};
+inline const api_error consumer_empty_group_name{400, 10161, "Group name cannot be an empty string"};
+inline const api_error consumer_invalid_group_name{400, 10162, "Valid priority group name must match A-Z, a-z, 0-9, -_/=)+ and may not exceed 16 characters"};
+inline const api_error consumer_push_with_priority_group{400, 10178, "priority groups can not be used with push consumers"};
+inline const api_error consumer_priority_group_with_policy_none{400, 10196, "consumer can not have priority groups when policy is none"};
+inline const api_error consumer_pinned_ttl_without_priority_policy_none{400, 10197, "PinnedTTL cannot be set when PriorityPolicy is none"};
 inline const api_error consumer_ack_wait_negative{400, 10183, "consumer ack wait needs to be positive"};
 inline const api_error consumer_backoff_negative{400, 10184, "consumer backoff needs to be positive"};
 inline const api_error required_api_level{412, 10185, "JetStream minimum api level required"};

@@ -64,6 +64,10 @@ void consumer::stop() {
 
 void consumer::update_config(consumer_config cfg) {
   cfg_ = std::move(cfg);
+  if (cfg_.priority != priority_policy::pinned_client && !pin_id_.empty()) {
+    pin_id_.clear();
+    pin_ts_ = pin_expires_ = 0;
+  }
   refresh_filters();
   json::object stored = to_json(cfg_, false);
   stored["__created"] = created_;
@@ -262,9 +266,9 @@ std::optional<consumer::next_msg> consumer::next_message() {
           lps_removals_ = removals;
         }
         if (lps_pos_ < lps_ahead_.size() && lps_ahead_[lps_pos_].seq == sseq)
-          return next_msg{std::move(lps_ahead_[lps_pos_++]), 1, false};
+          return next_msg{std::move(lps_ahead_[lps_pos_++]), 1, false, true};
       } else if (auto m = store.load(sseq)) {
-        return next_msg{std::move(*m), 1, false};
+        return next_msg{std::move(*m), 1, false, true};
       }
       if (num_pending_cache_ > 0) --num_pending_cache_;  // gone from the stream
     }
@@ -340,6 +344,12 @@ void consumer::deliver(const next_msg& n, const std::string& route_subject) {
     hdr = hdr_buf;
     data = {};
   }
+  if (cfg_.priority == priority_policy::pinned_client && !cfg_.is_push()) {
+    // nats-server adds the header for every pull delivery of a pinned_client consumer.
+    if (hdr_buf.empty()) hdr_buf = hdr.empty() ? std::string("NATS/1.0\r\n\r\n") : std::string(hdr);
+    hdr_buf.insert(hdr_buf.size() - 2, "Nats-Pin-Id: " + pin_id_ + "\r\n");
+    hdr = hdr_buf;
+  }
   js_.publish(route_subject, n.msg.subject, reply, hdr, data);
   const std::int64_t now_wall = js_.now_ns();
   last_delivered_wall_ = now_wall;
@@ -351,12 +361,13 @@ void consumer::deliver(const next_msg& n, const std::string& route_subject) {
   fc_bytes_ += static_cast<std::int64_t>(hdr.size() + data.size());
 }
 
-void consumer::send_status(std::string_view reply, int code, std::string_view description, bool pending_headers) {
+void consumer::send_status(std::string_view reply, int code, std::string_view description, bool pending_headers,
+                           std::int64_t pending_msgs, std::int64_t pending_bytes) {
   protocol::header_builder b;
   b.status(code, description);
   if (pending_headers) {
-    b.add("Nats-Pending-Messages", "0");
-    b.add("Nats-Pending-Bytes", "0");
+    b.add("Nats-Pending-Messages", std::to_string(pending_msgs));
+    b.add("Nats-Pending-Bytes", std::to_string(pending_bytes));
   }
   auto hdr = b.finish();
   js_.publish(reply, reply, {}, hdr, {});
@@ -386,15 +397,7 @@ void consumer::deliver_loop() {
       break;
     auto n = next_message();
     if (!n) {
-      // Nothing more to deliver: no_wait requests that are done end with 404.
-      for (auto it = waiting_.begin(); it != waiting_.end();) {
-        if (it->no_wait && (it->expires_at == 0 || it->delivered > 0)) {
-          send_status(it->reply, 404, "No Messages", false);
-          it = waiting_.erase(it);
-        } else {
-          ++it;
-        }
-      }
+      end_no_wait_requests();
       break;
     }
     if (cfg_.is_push()) {
@@ -409,14 +412,21 @@ void consumer::deliver_loop() {
         js_.publish(cfg_.deliver_subject, cfg_.deliver_subject, fc_pending_, hdr, {});
       }
     } else {
+      bool claimed_pin = false;
+      if (cfg_.priority != priority_policy::none && !front_request_for(*n, claimed_pin)) {
+        // No request may take it now (overflow thresholds not reached, or only standby clients of
+        // a pinned consumer): keep it, and end the no_wait requests as at the end of the stream.
+        put_back(std::move(*n));
+        end_no_wait_requests();
+        break;
+      }
       auto& req = waiting_.front();
       const std::int64_t size = static_cast<std::int64_t>(n->msg.hdr.size() + n->msg.data.size() + n->msg.subject.size());
       if (req.max_bytes > 0 && size > req.bytes_left) {
         // Put the message back for the next request.
-        if (n->redelivery) redeliver_.insert(n->msg.seq);
-        else sseq_next_ = std::min(sseq_next_, n->msg.seq);
-        num_pending_valid_ = false;
-        send_status(req.reply, 409, "Message Size Exceeds MaxBytes", true);
+        put_back(std::move(*n));
+        if (claimed_pin) pin_id_.clear(), pin_ts_ = pin_expires_ = 0;
+        send_status(req.reply, 409, "Message Size Exceeds MaxBytes", true, req.batch, req.bytes_left);
         waiting_.pop_front();
         continue;
       }
@@ -424,16 +434,116 @@ void consumer::deliver_loop() {
       deliver(*n, reply);
       req.delivered++;
       req.bytes_left -= size;
-      if (--req.batch <= 0) {
-        waiting_.pop_front();
-      } else if (req.max_bytes > 0 && req.bytes_left <= 0) {
+      --req.batch;
+      if (req.batch > 0 && req.max_bytes > 0 && req.bytes_left <= 0) {
         send_status(req.reply, 409, "Batch Completed", true);
+        waiting_.pop_front();
+      } else if (cfg_.priority != priority_policy::none) {
+        requeue_front(waiting_, cfg_.priority);  // nats pop / popAndRequeue
+      } else if (req.batch <= 0) {
         waiting_.pop_front();
       }
     }
   }
   delivering_ = false;
   schedule_timer();
+}
+
+void consumer::end_no_wait_requests() {
+  // Nothing more to deliver: no_wait requests that are done end with 404.
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (it->no_wait && (it->expires_at == 0 || it->delivered > 0)) {
+      send_status(it->reply, 404, "No Messages", false);
+      it = waiting_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void consumer::put_back(next_msg n) {
+  const std::uint64_t seq = n.msg.seq;
+  if (n.redelivery) {
+    redeliver_.insert(seq);
+  } else if (n.from_lps) {
+    if (lps_pos_ > 0 && lps_pos_ <= lps_ahead_.size() && lps_ahead_[lps_pos_ - 1].seq == seq)
+      lps_ahead_[--lps_pos_] = std::move(n.msg);
+    lps_seqs_.push_front(seq);
+  } else {
+    sseq_next_ = std::min(sseq_next_, seq);
+  }
+  num_pending_valid_ = false;
+}
+
+bool consumer::front_request_for(const next_msg& n, bool& claimed_pin) {
+  claimed_pin = false;
+  const bool need_new_pin = pin_id_.empty() && cfg_.priority == priority_policy::pinned_client;
+  // nats-server compares min_pending with its pending count before this message was taken.
+  const std::uint64_t pending = pending_count() + (n.redelivery ? 1 : 0);
+  const std::uint64_t ack_pending = store_->state().pending.size();
+  std::size_t cycled = 0;
+  auto cycle = [&] {
+    waiting_.push_back(std::move(waiting_.front()));
+    waiting_.pop_front();
+    return ++cycled < waiting_.size();
+  };
+  while (!waiting_.empty()) {
+    auto& r = waiting_.front();
+    if (!js_.has_interest(r.reply)) {
+      waiting_.pop_front();
+      continue;
+    }
+    if (cfg_.priority == priority_policy::pinned_client) {
+      switch (pin_action(r.prio, need_new_pin && !claimed_pin, pin_id_)) {
+        case front_action::wrong_pin:
+          send_status(r.reply, 423, "Nats-Wrong-Pin-Id", true, r.batch, r.max_bytes > 0 ? r.bytes_left : 0);
+          waiting_.pop_front();
+          continue;
+        case front_action::cycle:
+          if (!cycle()) return false;
+          continue;
+        case front_action::claim_pin:
+          pin_id_ = new_pin_id();
+          pin_ts_ = js_.now_ns();
+          pin_expires_ = steady_ns() + cfg_.priority_timeout;
+          r.prio.id = pin_id_;
+          claimed_pin = true;
+          send_pin_advisory(true, "");
+          break;
+        case front_action::serve:
+          break;
+      }
+    } else if (cfg_.priority == priority_policy::overflow && !overflow_allows(r.prio, pending, ack_pending)) {
+      if (!cycle()) return false;
+      continue;
+    }
+    return true;
+  }
+  return false;
+}
+
+void consumer::unpin(const char* reason) {
+  if (pin_id_.empty()) return;
+  pin_id_.clear();
+  pin_ts_ = pin_expires_ = 0;
+  send_pin_advisory(false, reason);
+  deliver_loop();
+}
+
+void consumer::send_pin_advisory(bool pinned, const char* reason) {
+  json::object adv;
+  adv["type"] = pinned ? "io.nats.jetstream.advisory.v1.consumer_group_pinned"
+                       : "io.nats.jetstream.advisory.v1.consumer_group_unpinned";
+  adv["id"] = new_pin_id();
+  adv["timestamp"] = server::rfc3339_ns(js_.now_ns());
+  adv["stream"] = stream_.config().name;
+  adv["consumer"] = cfg_.name;
+  adv["group"] = cfg_.priority_groups.empty() ? std::string() : cfg_.priority_groups.front();
+  if (pinned) adv["pinned_id"] = pin_id_;
+  else adv["reason"] = reason;
+  js_.publish(std::string("$JS.EVENT.ADVISORY.CONSUMER.") + (pinned ? "PINNED." : "UNPINNED.") +
+                  stream_.config().name + "." + cfg_.name,
+              json::serialize(adv));
 }
 
 void consumer::schedule_timer() {
@@ -452,6 +562,7 @@ void consumer::schedule_timer() {
     if (rem > 0) consider(steady_ns() + rem);
   }
   if (cfg_.inactive_threshold > 0) consider(last_active_ + cfg_.inactive_threshold);
+  if (!pin_id_.empty()) consider(pin_expires_);
   if (next == 0) return;
   if (timer_at_ != 0 && timer_at_ <= next) return;
   timer_at_ = next;
@@ -502,7 +613,8 @@ void consumer::on_timer() {
   expire_acks(now);
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     if (it->expires_at != 0 && it->expires_at <= now) {
-      if (!(it->no_wait && it->delivered > 0)) send_status(it->reply, 408, "Request Timeout", true);
+      if (!(it->no_wait && it->delivered > 0))
+        send_status(it->reply, 408, "Request Timeout", true, it->batch, it->max_bytes > 0 ? it->bytes_left : 0);
       else send_status(it->reply, 404, "No Messages", false);
       it = waiting_.erase(it);
       continue;
@@ -515,6 +627,7 @@ void consumer::on_timer() {
   }
   if (cfg_.is_push() && cfg_.idle_heartbeat > 0 && now - last_delivery_ >= cfg_.idle_heartbeat) send_heartbeat(false);
   if (pause_until_ != 0 && pause_until_ <= js_.now_ns()) pause_until_ = 0;
+  if (!pin_id_.empty() && pin_expires_ <= now) unpin("timeout");
   deliver_loop();
   check_inactivity(now);  // may delete this consumer: last
 }
@@ -676,6 +789,23 @@ void consumer::on_pull_request(std::string_view reply, std::string_view payload)
       json_util::get_bool(o, "no_wait", r.no_wait, err, "JSApiConsumerGetNextRequest");
       json_util::get_int(o, "max_bytes", r.max_bytes, err, "JSApiConsumerGetNextRequest");
       json_util::get_int(o, "idle_heartbeat", r.heartbeat, err, "JSApiConsumerGetNextRequest");
+      // Priority-group fields (Go: the embedded PriorityGroup struct).
+      r.prio.present = true;
+      err.clear();
+      static constexpr const char* pg = "JSApiConsumerGetNextRequest.PriorityGroup";
+      const bool ok = json_util::get_string(o, "group", r.prio.group, err, pg) &&
+                      json_util::get_int(o, "min_pending", r.prio.min_pending, err, pg) &&
+                      json_util::get_int(o, "min_ack_pending", r.prio.min_ack_pending, err, pg) &&
+                      json_util::get_string(o, "id", r.prio.id, err, pg);
+      if (!ok) return send_status(reply, 400, "Bad Request - " + err, false);
+      if (auto* p = o.if_contains("priority"); p && !p->is_null()) {
+        if (!json_util::get_int(o, "priority", r.prio.priority, err, pg) || r.prio.priority < INT32_MIN ||
+            r.prio.priority > INT32_MAX)
+          return send_status(reply, 400,
+                             "Bad Request - json: cannot unmarshal " + json_util::type_name(*p) +
+                                 " into Go struct field " + pg + ".priority of type int",
+                             false);
+      }
     } else {
       std::int64_t b = 0;
       auto [p, ec] = std::from_chars(payload.data(), payload.data() + payload.size(), b);
@@ -692,6 +822,13 @@ void consumer::on_pull_request(std::string_view reply, std::string_view payload)
   if (r.heartbeat > 0 && expires > 0 && r.heartbeat * 2 > expires)
     return send_status(reply, 400, "Bad Request - heartbeat value too large", false);
   const std::int64_t now = steady_ns();
+  bool renews_pin = false;
+  if (auto bad = check_pull_group(cfg_.priority, cfg_.priority_groups, r.prio, pin_id_, renews_pin))
+    return send_status(reply, bad->code, bad->description, false);
+  if (renews_pin) {
+    pin_expires_ = now + cfg_.priority_timeout;
+    schedule_timer();
+  }
   last_active_ = now;
   if (r.no_wait && expires == 0) {
     const bool any = !redeliver_.empty() || pending_count() > 0;
@@ -708,7 +845,8 @@ void consumer::on_pull_request(std::string_view reply, std::string_view payload)
   r.bytes_left = r.max_bytes;
   if (expires > 0) r.expires_at = now + expires;
   if (r.heartbeat > 0) r.next_heartbeat = now + r.heartbeat;
-  waiting_.push_back(std::move(r));
+  if (cfg_.priority == priority_policy::prioritized) insert_prioritized(waiting_, std::move(r));
+  else waiting_.push_back(std::move(r));
   deliver_loop();
 }
 
@@ -746,6 +884,13 @@ json::object consumer::info_json(bool with_version_metadata) {
     o["pause_remaining"] = pause_until_ - js_.now_ns();
   }
   o["ts"] = server::rfc3339_ns(js_.now_ns());
+  if (!cfg_.priority_groups.empty()) {
+    // nats-server reports the first group only (one pin per consumer).
+    json::object g{{"group", cfg_.priority_groups.front()}};
+    if (!pin_id_.empty()) g["pinned_client_id"] = pin_id_;
+    g["pinned_ts"] = pin_ts_ ? server::rfc3339_ns(pin_ts_) : std::string("0001-01-01T00:00:00Z");
+    o["priority_groups"] = json::array{std::move(g)};
+  }
   return o;
 }
 

@@ -13,6 +13,7 @@
 #include <boost/json/object.hpp>
 
 #include "server/jetstream/jetstream.hpp"
+#include "server/jetstream/pull_priority.hpp"
 #include "storage/consumer_store.hpp"
 
 namespace jb::jetstream {
@@ -46,6 +47,9 @@ class consumer {
   void on_interest(std::string_view subject);
   void on_stream_purged();
   void pause(std::int64_t until_ns);
+  // Releases the pinned client of a pinned_client consumer (the UNPIN API: reason "admin"; the
+  // pin timing out: "timeout"). The next eligible request then gets a new pin id.
+  void unpin(const char* reason);
 
   // Does this consumer still need stream message `seq` (interest retention)?
   [[nodiscard]] bool needs(std::uint64_t seq, std::string_view subject) const;
@@ -64,16 +68,26 @@ class consumer {
     std::int64_t heartbeat = 0;  // ns
     std::int64_t next_heartbeat = 0;
     std::int64_t delivered = 0;
+    pull_group prio;  // priority-group fields (ADR-42)
   };
   struct next_msg {
     storage::stored_msg msg;
     std::uint64_t dc = 1;  // delivery count
     bool redelivery = false;
+    bool from_lps = false;  // taken from the initial last-per-subject set
   };
 
   void deliver_loop();
   std::optional<next_msg> next_message();
   void deliver(const next_msg& n, const std::string& route_subject);
+  // Returns a message taken by next_message() but not delivered: it is the next one again.
+  void put_back(next_msg n);
+  // Priority policies: brings the request that may take message `n` to the front of waiting_,
+  // answering requests with a stale pin id (423) and claiming the pin for a new client on the
+  // way. False: no waiting request may take it now.
+  bool front_request_for(const next_msg& n, bool& claimed_pin);
+  void end_no_wait_requests();
+  void send_pin_advisory(bool pinned, const char* reason);
   std::uint64_t pending_count();
   void schedule_timer();
   void on_timer();
@@ -81,7 +95,8 @@ class consumer {
   // With max_deliver reached: advisory, drop from pending, true. Otherwise false.
   bool out_of_deliveries(std::uint64_t sseq, std::uint64_t dc, std::uint64_t dseq);
   void send_heartbeat(bool force);
-  void send_status(std::string_view reply, int code, std::string_view description, bool pending_headers);
+  void send_status(std::string_view reply, int code, std::string_view description, bool pending_headers,
+                   std::int64_t pending_msgs = 0, std::int64_t pending_bytes = 0);
   void finish_request(std::deque<pull_request>::iterator it);
   void ack_one(std::uint64_t sseq, std::uint64_t dseq);
   void ack_all_upto(std::uint64_t sseq);
@@ -134,6 +149,12 @@ class consumer {
   // Pull state.
   std::deque<pull_request> waiting_;
   std::int64_t pause_until_ = 0;
+
+  // pinned_client state: the current pin id (empty: nobody pinned), when it was given (unix ns)
+  // and when it lapses without a pull carrying it (steady ns).
+  std::string pin_id_;
+  std::int64_t pin_ts_ = 0;
+  std::int64_t pin_expires_ = 0;
 };
 
 }  // namespace jb::jetstream

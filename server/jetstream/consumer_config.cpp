@@ -105,12 +105,27 @@ std::variant<consumer_config, api_error> parse_consumer_config_json(const json::
     for (const auto& kv : m->as_object())
       if (kv.value().is_string()) c.metadata.emplace(std::string(kv.key()), std::string(kv.value().as_string()));
   }
-  if (auto* pg = o.if_contains("priority_groups"); pg && pg->is_array() && !pg->as_array().empty())
-    return policy("priority groups are not supported by this server");
-  if (auto* pp = o.if_contains("priority_policy"); pp && pp->is_string() && pp->as_string() != "" && pp->as_string() != "none") {
-    auto* pg2 = o.if_contains("priority_groups");
-    if (!pg2 || !pg2->is_array() || pg2->as_array().empty()) return errors::consumer_priority_policy_without_group;
-    return policy("priority policies are not supported by this server");
+  // Priority groups: decoded as Go decodes ConsumerConfig inside the create request.
+  if (auto* pg = o.if_contains("priority_groups"); pg && !pg->is_null()) {
+    static const std::string field = " into Go struct field ConsumerConfig.config.priority_groups of type ";
+    if (!pg->is_array()) return bad_json("json: cannot unmarshal " + json_util::type_name(*pg) + field + "[]string");
+    for (const auto& e : pg->as_array()) {
+      if (!e.is_string()) return bad_json("json: cannot unmarshal " + json_util::type_name(e) + field + "string");
+      c.priority_groups.emplace_back(e.as_string());
+    }
+  }
+  if (auto* pp = o.if_contains("priority_policy"); pp && !pp->is_null()) {
+    std::optional<priority_policy> p;
+    if (pp->is_string()) p = parse_priority_policy(pp->as_string());
+    if (!p) return bad_json("unknown priority policy: " + json::serialize(*pp));
+    c.priority = *p;
+  }
+  if (auto* pt = o.if_contains("priority_timeout"); pt && !pt->is_null()) {
+    if (!pt->is_number())
+      return bad_json("json: cannot unmarshal " + json_util::type_name(*pt) +
+                      " into Go struct field ConsumerConfig.config.priority_timeout of type time.Duration");
+    std::string e;
+    if (!get_int(o, "priority_timeout", c.priority_timeout, e, st)) return bad_json(e);
   }
 
   if (dp.empty() || dp == "all") c.deliver = deliver_policy::all;
@@ -261,6 +276,22 @@ api_error normalize_consumer_config(consumer_config& c, const stream_config& str
   }
   if (c.num_replicas > 1) return errors::stream_replicas_not_supported;
 
+  // Priority groups (the end of nats-server's checkConsumerCfg). A negative timeout counts as
+  // unset; pinned_client defaults it to two minutes.
+  if (c.priority_timeout < 0) c.priority_timeout = 0;
+  if (c.priority == priority_policy::pinned_client && c.priority_timeout == 0) c.priority_timeout = 120 * ns_per_s;
+  if (c.priority != priority_policy::none) {
+    if (c.is_push()) return errors::consumer_push_with_priority_group;
+    if (c.priority_groups.empty()) return errors::consumer_priority_policy_without_group;
+    for (const auto& g : c.priority_groups) {
+      if (g.empty()) return errors::consumer_empty_group_name;
+      if (!is_valid_priority_group_name(g)) return errors::consumer_invalid_group_name;
+    }
+  } else {
+    if (!c.priority_groups.empty()) return errors::consumer_priority_group_with_policy_none;
+    if (c.priority_timeout > 0) return errors::consumer_pinned_ttl_without_priority_policy_none;
+  }
+
   if (stream.retention == retention_policy::workqueue) {
     if (c.ack != ack_policy::explicit_ack)
       return c.is_push() ? errors::consumer_wq_requires_explicit_ack : errors::consumer_pull_requires_ack;
@@ -270,7 +301,10 @@ api_error normalize_consumer_config(consumer_config& c, const stream_config& str
     if (it->first.rfind("_nats.", 0) == 0) it = c.metadata.erase(it);
     else ++it;
   }
-  c.metadata["_nats.req.level"] = "0";
+  // The API level a server needs to honour this config (nats setStaticConsumerMetadata; the
+  // pause_until part of that rule is not applied here yet).
+  const bool needs_priority = c.priority != priority_policy::none || c.priority_timeout != 0 || !c.priority_groups.empty();
+  c.metadata["_nats.req.level"] = needs_priority ? "1" : "0";
   return {};
 }
 
@@ -333,6 +367,13 @@ json::object to_json(const consumer_config& c, bool with_version_metadata) {
   if (with_version_metadata) md["_nats.ver"] = server::nats_compat_version;
   o["metadata"] = std::move(md);
   if (c.has_pause_until) o["pause_until"] = server::rfc3339_ns(c.pause_until);
+  if (!c.priority_groups.empty()) {
+    json::array g;
+    for (const auto& s : c.priority_groups) g.emplace_back(s);
+    o["priority_groups"] = std::move(g);
+  }
+  if (c.priority != priority_policy::none) o["priority_policy"] = to_string(c.priority);
+  if (c.priority_timeout) o["priority_timeout"] = c.priority_timeout;
   return o;
 }
 

@@ -11,6 +11,7 @@
 #include <boost/json/object.hpp>
 
 #include "server/jetstream/api_errors.hpp"
+#include "server/jetstream/pull_priority.hpp"
 #include "server/jetstream/stream_config.hpp"
 
 namespace jb::jetstream {
@@ -52,6 +53,10 @@ struct consumer_config {
   std::map<std::string, std::string> metadata;
   std::int64_t pause_until = 0;  // unix ns, 0 = unset
   bool has_pause_until = false;
+  // Priority groups (ADR-42), pull consumers only.
+  std::vector<std::string> priority_groups;
+  priority_policy priority = priority_policy::none;
+  std::int64_t priority_timeout = 0;  // ns; pinned_client pin lifetime without pulls (nats PinnedTTL)
   bool name_generated = false;  // legacy ephemeral: name made up by the server, not echoed
 
   [[nodiscard]] bool is_push() const { return !deliver_subject.empty(); }

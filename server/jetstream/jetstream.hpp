@@ -175,6 +175,7 @@ class jetstream {
   void api_consumer_delete(const inbound_msg& m, std::string_view stream, std::string_view name);
   void api_consumer_names(const inbound_msg& m, std::string_view stream, bool list);
   void api_consumer_pause(const inbound_msg& m, std::string_view stream, std::string_view name);
+  void api_consumer_unpin(const inbound_msg& m, std::string_view stream, std::string_view name);
   void api_consumer_next(const inbound_msg& m, std::string_view stream, std::string_view name);
 
   stream* find_stream(std::string_view name);

@@ -15,7 +15,6 @@ std::optional<std::string> unknown_field(const json::object& o, std::initializer
   return std::nullopt;
 }
 
-namespace {
 std::string type_name(const json::value& v) {
   switch (v.kind()) {
     case json::kind::string: return "string";
@@ -26,6 +25,8 @@ std::string type_name(const json::value& v) {
     default: return "number";
   }
 }
+
+namespace {
 std::string mismatch(const json::value& v, std::string_view key, const char* st, const char* go_type) {
   return "json: cannot unmarshal " + type_name(v) + " into Go struct field " + st + "." + std::string(key) +
          " of type " + go_type;

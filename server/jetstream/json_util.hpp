@@ -16,6 +16,9 @@ namespace json = boost::json;
 // Returns the name of the first key of `o` not in `known`, if any.
 std::optional<std::string> unknown_field(const json::object& o, std::initializer_list<std::string_view> known);
 
+// Go's name for a JSON value's kind in unmarshal errors: string, number, bool, array, object.
+std::string type_name(const json::value& v);
+
 // Typed field readers: return false (and set err) when the field exists with a wrong type.
 bool get_int(const json::object& o, std::string_view key, std::int64_t& out, std::string& err, const char* go_struct);
 bool get_uint(const json::object& o, std::string_view key, std::uint64_t& out, std::string& err, const char* go_struct);

@@ -246,9 +246,8 @@ async def test_js_consumer_create_error_texts(js_pair):
     assert_same(errs(jb), errs(ns))
 
 
-@pytest.mark.xfail(strict=True, reason="priority groups (ADR-42 overflow / pinned_client) are not implemented: "
-                   "jetbroker refuses them with 10094 instead of ignoring them")
 async def test_js_consumer_priority_groups(js_pair):
+    """The create answer of an overflow priority-group consumer (test_js_priority_groups.py has the rest)."""
     async def scenario(nc, srv):
         c = C(nc)
         await c.stream("PG", subjects=["pg.>"])
