@@ -63,4 +63,13 @@ browser="$root/tests/integration/browser"
 if [ ! -f "$browser/node_modules/nats.ws/esm/nats.js" ]; then
   (cd "$browser" && npm ci --no-audit --no-fund --silent)
 fi
+# Harness-swap test: the Java client's own server harness (io.nats:jnats-server-runner) and the Java
+# client, pinned in tests/harness/java/pom.xml; their classpath goes to classpath.txt.
+jharness="$root/tests/harness/java"
+if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends default-jdk-headless maven
+fi
+if [ ! -s "$jharness/classpath.txt" ] || [ "$jharness/pom.xml" -nt "$jharness/classpath.txt" ]; then
+  (cd "$jharness" && mvn -q -B dependency:build-classpath -Dmdep.outputFile=classpath.txt)
+fi
 echo "setup: done"

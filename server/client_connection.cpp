@@ -1,6 +1,9 @@
 #include "server/client_connection.hpp"
 
 
+#include <algorithm>
+#include <random>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -395,11 +398,22 @@ awaitable<void> client_connection::liveness_loop(std::shared_ptr<client_connecti
       co_return;
     }
   }
+  // nats-server pings a new client early, after min(ping_interval, 2 s) plus up to 20%, which
+  // measures its RTT (connz, Nats-Request-Info) and which harnesses wait for (the Java runner's
+  // start-up check reads INFO and then the PING); later pings come every ping_interval.
+  bool first = true;
   for (;;) {
-    liveness_timer_.expires_after(o.ping_interval);
+    auto interval = std::chrono::duration_cast<std::chrono::nanoseconds>(o.ping_interval);
+    if (first) {
+      interval = std::min<std::chrono::nanoseconds>(interval, std::chrono::seconds(2));
+      thread_local std::minstd_rand rng{std::random_device{}()};
+      if (interval.count() >= 5) interval += std::chrono::nanoseconds(rng() % (interval.count() / 5));
+    }
+    liveness_timer_.expires_after(interval);
     auto [ec] = co_await liveness_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (closed_) co_return;
     if (ec) continue;  // re-armed (auth finished early)
+    first = false;
     if (pings_out_ + 1 > o.max_pings_out) {
       close_on_strand(close_reason::stale_connection, "Stale Connection");
       co_return;
