@@ -21,6 +21,7 @@
 #include "server/log.hpp"
 #include "server/router.hpp"
 #include "server/server.hpp"
+#include "server/system_account.hpp"
 #include "server/tls.hpp"
 
 namespace jb::server {
@@ -650,8 +651,10 @@ bool client_connection::on_pub(const protocol::pub_op& op) {
 
 void client_connection::route(const message_view& m) {
   if (acc_->has_service_imports()) set_publisher_rtt(rtt_ns_);  // strand: rtt_ns_ is ours
+  set_publisher_user(&user_);  // strand: user_ only changes on it ($SYS.REQ.USER.INFO)
   auto result = acc_->subs().match(m.subject);
   auto st = route_to(*result, m, cid_, echo_, kicks_);
+  set_publisher_user(nullptr);
   batch_out_msgs_ += st.delivered;
   batch_out_bytes_ += st.delivered * (m.headers.size() + m.payload.size());
   if (!st.any_interest && !m.reply.empty() && no_responders_) {

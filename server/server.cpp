@@ -18,7 +18,9 @@
 #include "protocol/subject.hpp"
 #include "protocol/writer.hpp"
 #include "server/log.hpp"
+#include "server/monitor/endpoints.hpp"
 #include "server/monitor/http_monitor.hpp"
+#include "server/system_account.hpp"
 #include "server/tls.hpp"
 #include "server/websocket_listener.hpp"
 #include "version.hpp"
@@ -76,6 +78,7 @@ server::server(config::options opts)
       acceptor_(io_) {
   name_ = opts_.server_name.empty() ? id_ : opts_.server_name;
   setup_accounts();
+  endpoints_ = std::make_unique<monitor::endpoints>(*this);
   if (opts_.tls) {
     tls_ctx_ = make_tls_context(*opts_.tls);
     // nats-server gives clients the TLS timeout plus a second to authenticate, unless set.
@@ -92,6 +95,18 @@ void server::setup_accounts() {
   global_ = global.get();
   accounts_.emplace(global_->name(), std::move(global));
   for (const auto& a : opts_.accounts) accounts_.emplace(a.name, std::make_unique<account>(a.name));
+  // The system account: the one named by `system_account`, else nats-server's default `$SYS`
+  // (an account no configured user belongs to unless the configuration defines it).
+  if (!opts_.system_account.empty()) {
+    system_ = find_account(opts_.system_account);
+    if (system_ == nullptr || system_ == global_)
+      throw std::runtime_error("error resolving system account: account missing");
+  } else if (!opts_.no_system_account) {
+    constexpr std::string_view default_sys = "$SYS";
+    if (find_account(default_sys) == nullptr)
+      accounts_.emplace(std::string(default_sys), std::make_unique<account>(std::string(default_sys)));
+    system_ = find_account(default_sys);
+  }
   using kind = config::account_export::kind;
   for (const auto& a : opts_.accounts) {
     for (const auto& e : a.exports) {
@@ -152,6 +167,14 @@ account* server::find_account(std::string_view name) noexcept {
   return it == accounts_.end() ? nullptr : it->second.get();
 }
 
+std::vector<std::string> server::account_names() const {
+  std::vector<std::string> v;
+  v.reserve(accounts_.size());
+  for (const auto& [name, acc] : accounts_) v.push_back(name);
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
 std::size_t server::num_subscriptions() const {
   std::size_t n = 0;
   for (const auto& [name, acc] : accounts_) n += acc->subs().count();
@@ -191,6 +214,11 @@ void server::start() {
       if (acc.get() != js_account_) acc->add_jetstream_disabled_responder();
     js_ = std::make_unique<jetstream::jetstream>(*this, jo);
     js_->start();
+  }
+
+  if (system_ != nullptr) {
+    sys_services_ = std::make_unique<system_services>(*this, *system_);
+    sys_services_->start();
   }
 
   if (opts_.http_port != 0) {
@@ -401,7 +429,7 @@ std::string server::info_json(std::uint64_t cid, const std::string& client_ip, b
   if (connect_info) {
     o["connect_info"] = true;
     o["remote_account"] = account;
-    o["acc_is_sys"] = false;
+    if (system_ != nullptr && account == system_->name()) o["acc_is_sys"] = true;  // omitted when false
   }
   return boost::json::serialize(o);
 }

@@ -37,6 +37,10 @@ namespace jb::server {
 
 class client_connection;
 class http_monitor;
+class system_services;
+namespace monitor {
+class endpoints;
+}
 class transport;
 class websocket_listener;
 
@@ -88,6 +92,12 @@ class server {
   [[nodiscard]] account& js_account() noexcept { return *js_account_; }
   // An account by name; "" and "$G" are the global account. Null when unknown.
   [[nodiscard]] account* find_account(std::string_view name) noexcept;
+  // Every account's name, sorted ($G and the system account included).
+  [[nodiscard]] std::vector<std::string> account_names() const;
+  // The system account (`system_account`, else `$SYS`); null with `no_system_account`.
+  [[nodiscard]] account* system_account() noexcept { return system_; }
+  // The monitoring documents (/varz, /connz ... and their $SYS.REQ.SERVER.* twins).
+  [[nodiscard]] monitor::endpoints& monitoring() noexcept { return *endpoints_; }
   [[nodiscard]] const authenticator& auth() const noexcept { return *auth_; }
   // Subscriptions in all accounts.
   [[nodiscard]] std::size_t num_subscriptions() const;
@@ -138,6 +148,7 @@ class server {
   std::unordered_map<std::string, std::unique_ptr<account>> accounts_;  // fixed after construction
   account* global_ = nullptr;
   account* js_account_ = nullptr;
+  account* system_ = nullptr;
   std::unique_ptr<authenticator> auth_;
   server_counters counters_;
   std::chrono::system_clock::time_point start_time_;
@@ -149,7 +160,9 @@ class server {
 
   std::unique_ptr<boost::asio::ssl::context> tls_ctx_;
   std::unique_ptr<boost::asio::ssl::context> ws_tls_ctx_;
+  std::unique_ptr<monitor::endpoints> endpoints_;
   std::unique_ptr<http_monitor> monitor_;
+  std::unique_ptr<system_services> sys_services_;
   std::unique_ptr<websocket_listener> websocket_;
   std::unique_ptr<jetstream::jetstream> js_;
   std::vector<std::thread> threads_;

@@ -1,7 +1,9 @@
 #pragma once
-// HTTP monitoring endpoint (Boost.Beast): /varz, /connz, /subsz, /healthz, as nats-server
-// serves them on -m/--http_port. Runs on the server's io_context; each HTTP connection is a
-// coroutine on its own strand. Responses are JSON with Access-Control-Allow-Origin: *.
+// HTTP monitoring endpoint (Boost.Beast): /varz, /connz, /subsz, /jsz, /healthz, /accountz and
+// /metrics, as nats-server serves them on -m/--http_port. The documents come from
+// monitor::endpoints (shared with the $SYS.REQ.SERVER.* services); this file maps URLs and query
+// parameters onto them. Runs on the server's io_context; each HTTP connection is a coroutine on
+// its own strand. Responses are JSON with Access-Control-Allow-Origin: *.
 #include <memory>
 
 #include <boost/asio/ip/tcp.hpp>

@@ -1,8 +1,12 @@
 // Stream-import subject mapping (server/account.hpp): which exporter-side filter a local
-// subscription needs, and what subject the importer sees.
+// subscription needs, and what subject the importer sees. The system account's selection.
 #include "server/account.hpp"
 
 #include <gtest/gtest.h>
+
+#include <stdexcept>
+
+#include "server/server.hpp"
 
 namespace jb::server {
 namespace {
@@ -57,3 +61,55 @@ TEST(account, plain_stream_import_and_service_import) {
 
 }  // namespace
 }  // namespace jb::server
+
+// The system account: the configured one, nats-server's default `$SYS`, or none.
+namespace {
+jb::config::options with_accounts(std::initializer_list<const char*> names) {
+  jb::config::options o;
+  o.port = -1;
+  o.worker_threads = 1;
+  for (const char* n : names) {
+    jb::config::account a;
+    a.name = n;
+    o.accounts.push_back(std::move(a));
+  }
+  return o;
+}
+}  // namespace
+
+TEST(system_account, configured_account) {
+  auto o = with_accounts({"SYS", "APP"});
+  o.system_account = "SYS";
+  jb::server::server s(o);
+  ASSERT_NE(s.system_account(), nullptr);
+  EXPECT_EQ(s.system_account(), s.find_account("SYS"));
+  EXPECT_EQ(s.account_names(), (std::vector<std::string>{"$G", "APP", "SYS"}));
+}
+
+TEST(system_account, default_sys_account) {
+  jb::server::server s(with_accounts({"APP"}));
+  ASSERT_NE(s.system_account(), nullptr);
+  EXPECT_EQ(s.system_account()->name(), "$SYS");
+  EXPECT_EQ(s.account_names(), (std::vector<std::string>{"$G", "$SYS", "APP"}));
+}
+
+TEST(system_account, none_with_no_system_account) {
+  auto o = with_accounts({"APP"});
+  o.no_system_account = true;
+  jb::server::server s(o);
+  EXPECT_EQ(s.system_account(), nullptr);
+  EXPECT_EQ(s.account_names(), (std::vector<std::string>{"$G", "APP"}));
+}
+
+TEST(system_account, unknown_account_is_an_error) {
+  auto o = with_accounts({"APP"});
+  o.system_account = "NOPE";
+  try {
+    jb::server::server s(o);
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "error resolving system account: account missing");
+  }
+  o.system_account = "$G";  // the global account cannot be the system account either
+  EXPECT_THROW(jb::server::server s(o), std::runtime_error);
+}
