@@ -479,13 +479,13 @@ def test_entrypoint_starts_real_broker(tmp_path, jetstream):
             assert (store / "jetstream").is_dir()
         else:
             assert "Starting JetStream" not in b.text()
-            assert js_status == 503
+            assert js_status == 200  # as nats-server 2.14.9: healthy, JetStream is just not configured
             assert json.loads(jsz).get("disabled") is True
         # The image's HEALTHCHECK against this broker.
         hc = run_healthcheck(port)
         assert hc.returncode == 0, hc.stderr
         hc = run_healthcheck(port, "/healthz?js-enabled-only=true")
-        assert (hc.returncode == 0) == (jetstream == "true"), hc.stderr
+        assert hc.returncode == 0, hc.stderr
         assert run_healthcheck(port, "/no-such-endpoint").returncode != 0
     finally:
         rc = b.stop()
