@@ -137,6 +137,17 @@ inline const api_error mirror_invalid_subject_filter{400, 10151, "mirror transfo
 inline const api_error mirror_overlapping_subject_filters{400, 10152, "mirror subject filters can not overlap"};
 inline const api_error mirror_invalid_transform_destination{400, 10154, "mirror transform: {err}"};
 inline const api_error mirror_with_atomic_publish{400, 10198, "stream mirrors can not also use atomic publishing"};
+// Message schedules (ADR-51).
+inline const api_error mirror_with_msg_schedules{400, 10186, "stream mirrors can not also schedule messages"};
+inline const api_error source_with_msg_schedules{400, 10187, "stream source can not also schedule messages"};
+inline const api_error message_schedules_disabled{400, 10188, "message schedules is disabled"};
+inline const api_error message_schedules_pattern_invalid{400, 10189, "message schedules pattern is invalid"};
+inline const api_error message_schedules_target_invalid{400, 10190, "message schedules target is invalid"};
+inline const api_error message_schedules_ttl_invalid{400, 10191, "message schedules invalid per-message TTL"};
+inline const api_error message_schedules_rollup_invalid{400, 10192, "message schedules invalid rollup"};
+inline const api_error message_schedules_source_invalid{400, 10203, "message schedules source is invalid"};
+inline const api_error message_schedules_scheduler_invalid{400, 10212, "message schedules invalid scheduler"};
+inline const api_error message_schedules_time_zone_invalid{400, 10223, "message schedules time zone is invalid"};
 inline const api_error mirror_with_counters{400, 10173, "stream mirrors can not also calculate counters"};
 // clang-format on
 }  // namespace errors

@@ -8,6 +8,7 @@
 #include "protocol/headers.hpp"
 #include "protocol/subject.hpp"
 #include "server/jetstream/consumer.hpp"
+#include "server/jetstream/schedule.hpp"
 #include "server/jetstream/subject_transform.hpp"
 #include "server/log.hpp"
 #include "server/server.hpp"
@@ -27,6 +28,13 @@ std::optional<std::uint64_t> parse_u64(std::string_view s) {
   return v;
 }
 
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
 // Nats-TTL: integer seconds, a Go duration (1h, 90s, 500ms...) or "never". Returns ns, -1 for
 // never, nullopt when invalid.
 std::optional<std::int64_t> parse_ttl(std::string_view s) {
@@ -39,7 +47,7 @@ std::optional<std::int64_t> parse_ttl(std::string_view s) {
 
 stream::stream(jetstream& js, stream_config cfg, std::shared_ptr<storage::stream_store> store, std::int64_t created_ns)
     : js_(js), cfg_(std::move(cfg)), store_(std::move(store)), created_(created_ns), age_timer_(js.executor()),
-      ttl_timer_(js.executor()), link_retry_timer_(js.executor()) {}
+      ttl_timer_(js.executor()), sched_timer_(js.executor()), link_retry_timer_(js.executor()) {}
 
 stream::~stream() = default;
 
@@ -55,6 +63,10 @@ void stream::start() {
   }
   arm_age_timer();
   arm_ttl_timer();
+  if (cfg_.allow_msg_schedules) {
+    rebuild_schedules();
+    arm_schedule_timer();
+  }
   init_links(nullptr);
 }
 
@@ -65,6 +77,8 @@ void stream::stop() {
   mirror_direct_subs_.clear();
   age_timer_.cancel();
   ttl_timer_.cancel();
+  sched_timer_.cancel();
+  sched_armed_ = false;
   link_retry_timer_.cancel();
   for (auto& [n, c] : consumers_) c->stop();
 }
@@ -80,6 +94,10 @@ void stream::set_config(stream_config cfg) {
   }
   enforce_limits_after_append();
   arm_age_timer();
+  if (cfg_.allow_msg_schedules && !old.allow_msg_schedules) {
+    rebuild_schedules();
+    arm_schedule_timer();
+  }
   init_links(&old);
   for (auto& [n, c] : consumers_) c->refresh_filters();
   wake_consumers();
@@ -281,6 +299,7 @@ api_error stream::stage_one(const inbound_msg& m, std::string_view reply, bool i
       if (!want || *want != next_seq - 1)
         return errors::stream_wrong_last_sequence.with(std::to_string(next_seq - 1));
     }
+    if (auto e = check_schedule_headers(hdr, subject, js_.now_ns(), sm)) return e;
     if (auto v = protocol::find_header(hdr, "Nats-Msg-Id"); v && !v->empty()) {
       prune_dedupe(m.ts);
       if (auto it = dedupe_.find(std::string(*v)); it != dedupe_.end()) {
@@ -298,11 +317,13 @@ api_error stream::stage_one(const inbound_msg& m, std::string_view reply, bool i
     if (auto v = protocol::find_header(hdr, "Nats-Expected-Last-Msg-Id"); v && !v->empty()) {
       if (*v != last_msg_id_) return errors::stream_wrong_last_msg_id.with(last_msg_id_);
     }
-    if (auto v = protocol::find_header(hdr, "Nats-Rollup")) {
+    // nats-server reads the value case-insensitively and an empty one as none.
+    if (auto v = protocol::find_header(hdr, "Nats-Rollup"); v && !v->empty()) {
+      std::string r = ascii_lower(*v);
       if (!cfg_.allow_rollup_hdrs) return errors::stream_rollup_failed.with("rollup not permitted");
-      if (*v != "sub" && *v != "all") return errors::stream_rollup_failed.with("rollup value invalid: \"" + std::string(*v) + "\"");
+      if (r != "sub" && r != "all") return errors::stream_rollup_failed.with("rollup value invalid: \"" + r + "\"");
       if (cfg_.deny_purge) return errors::stream_rollup_failed.with("rollup not permitted");
-      sm.rollup = std::string(*v);
+      sm.rollup = std::move(r);
     }
     // A status line from a client is not stored.
     if (protocol::parse_header_status(hdr).code != 0) {
@@ -438,12 +459,31 @@ void stream::flush() {
       const auto& s = staged_[i];
       const std::uint64_t seq = *first + i;
       if (!s.msg_id.empty()) dedupe_[s.msg_id] = seq;
+      if (cfg_.allow_msg_schedules) schedules_on_stored(s.subject, s.hdr, seq, s.ts);
       if (!s.rollup.empty()) {
         storage::purge_request pr;
         pr.filter = s.rollup == "all" ? std::string() : s.subject;
         pr.up_to = seq;
         storage::ignore_result(store_->purge(pr));
         invalidate_recent();
+      }
+      // `Nats-Schedule-Next: purge` with `Nats-Scheduler: <subject>`: a one-off schedule fired
+      // (or a client cancels one); its subject is purged.
+      if (cfg_.allow_rollup_hdrs && !cfg_.deny_purge && !s.hdr.empty()) {
+        auto next = protocol::find_header(s.hdr, schedule::next_header);
+        auto scheduler = next && *next == schedule::next_purge ? protocol::find_header(s.hdr, schedule::scheduler_header)
+                                                                : std::nullopt;
+        if (scheduler && !scheduler->empty()) {
+          storage::purge_request pr;
+          pr.filter = std::string(*scheduler);
+          storage::ignore_result(store_->purge(pr));
+          invalidate_recent();
+          if (auto it = schedules_.find(*scheduler); it != schedules_.end() && it->second.seq < seq) {
+            sched_inflight_.erase(it->first);
+            schedules_.erase(it);
+            sched_changed_ = true;
+          }
+        }
       }
       if (cfg_.republish) republish(s, seq);
       if (!marker_subjects_.empty()) marker_subjects_.erase(s.subject);
@@ -460,6 +500,7 @@ void stream::flush() {
       }
     }
     if (cfg_.allow_msg_ttl) arm_ttl_timer();
+    if (sched_changed_) arm_schedule_timer();
     js_.on_stream_appended(cfg_.name);
   }
   if (first) {

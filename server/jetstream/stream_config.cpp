@@ -199,6 +199,7 @@ api_error check_mirror(const stream_config& c, std::vector<std::string>& deliver
   if (!c.sources.empty()) return errors::mirror_with_sources;
   if (c.allow_msg_counter) return errors::mirror_with_counters;
   if (c.allow_atomic) return errors::mirror_with_atomic_publish;
+  if (c.allow_msg_schedules) return errors::mirror_with_msg_schedules;
   if (!m.filter_subject.empty() && !m.subject_transforms.empty()) return errors::mirror_multiple_filters_not_allowed;
   if (c.subject_delete_marker_ttl > 0) return invalid("subject delete markers forbidden on mirrors");
   for (std::size_t i = 0; i < m.subject_transforms.size(); ++i) {
@@ -223,6 +224,7 @@ api_error check_mirror(const stream_config& c, std::vector<std::string>& deliver
 
 api_error check_sources(const stream_config& c, std::vector<std::string>& deliver_prefixes,
                         std::vector<std::string>& api_prefixes) {
+  if (!c.sources.empty() && c.allow_msg_schedules) return errors::source_with_msg_schedules;
   std::vector<std::string> inames;
   for (const auto& src : c.sources) {
     if (!is_valid_asset_name(src.name)) return errors::source_invalid_stream_name;
@@ -344,6 +346,7 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
             get_bool(o, "allow_msg_ttl", c.allow_msg_ttl, err, st) &&
             get_bool(o, "allow_atomic", c.allow_atomic, err, st) &&
             get_bool(o, "allow_msg_counter", c.allow_msg_counter, err, st) &&
+            get_bool(o, "allow_msg_schedules", c.allow_msg_schedules, err, st) &&
             get_int(o, "subject_delete_marker_ttl", c.subject_delete_marker_ttl, err, st);
   if (!ok) return bad_json(err);
 
@@ -432,7 +435,7 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
       return invalid("stream configuration for republish destination is not valid");
     c.republish = rp;
   }
-  for (const char* k : {"allow_msg_schedules", "allow_batched"}) {
+  for (const char* k : {"allow_batched"}) {
     if (auto* v = o.if_contains(k); v && v->is_bool() && v->as_bool())
       return invalid(std::string(k) + " is not supported by this server");
   }
@@ -477,9 +480,11 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
   }
   // nats-server checks this on create only (an update may carry a promoted mirror's flag).
   if (c.mirror_direct && !c.mirror && !for_update) return invalid("stream has no mirror but does have mirror direct");
+  if (c.deny_purge && c.allow_rollup_hdrs && !c.sealed) return invalid("roll-ups require the purge permission");
   if (c.allow_msg_counter) {
     if (c.discard == discard_policy::new_msgs) return invalid("counter stream cannot use discard new");
     if (c.allow_msg_ttl) return invalid("counter stream cannot use message TTLs");
+    if (c.allow_msg_schedules) return invalid("counter stream cannot use message schedules");
     if (c.retention != retention_policy::limits) return invalid("counter stream can only use limits retention");
   }
   if (c.discard_new_per_subject) {
@@ -492,7 +497,14 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
     c.allow_rollup_hdrs = true;
     c.deny_purge = false;
   }
-  if (c.deny_purge && c.allow_rollup_hdrs && !c.sealed) return invalid("roll-ups require the purge permission");
+  // Schedules are one message per subject, replaced by roll-ups: roll-ups are switched on.
+  if (c.allow_msg_schedules) {
+    if (c.discard == discard_policy::new_msgs) return invalid("message scheduling cannot use discard new");
+    if (!c.allow_rollup_hdrs) {
+      c.allow_rollup_hdrs = true;
+      c.deny_purge = false;
+    }
+  }
   if (c.async_persist) {
     if (c.storage != storage_kind::file) return invalid("async persist mode is only supported on file storage");
     if (c.num_replicas > 1) return invalid("async persist mode is not supported on replicated streams");
@@ -539,11 +551,11 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
     if (it->first.rfind("_nats.", 0) == 0) it = c.metadata.erase(it);
     else ++it;
   }
-  // The API level the stream's features need: per-message TTLs 1; counters, atomic batches and
-  // async persistence 2 (nats-server 2.12).
+  // The API level the stream's features need: per-message TTLs 1; counters, atomic batches,
+  // async persistence and message schedules 2 (nats-server 2.12).
   const char* level = "0";
   if (c.allow_msg_ttl || c.subject_delete_marker_ttl) level = "1";
-  if (c.allow_msg_counter || c.allow_atomic || c.async_persist) level = "2";
+  if (c.allow_msg_counter || c.allow_atomic || c.async_persist || c.allow_msg_schedules) level = "2";
   c.metadata["_nats.req.level"] = level;
   return c;
 }
@@ -599,6 +611,7 @@ json::object to_json(const stream_config& c, bool with_version_metadata) {
   if (c.subject_delete_marker_ttl) o["subject_delete_marker_ttl"] = c.subject_delete_marker_ttl;
   if (c.allow_msg_counter) o["allow_msg_counter"] = true;
   if (c.allow_atomic) o["allow_atomic"] = true;
+  if (c.allow_msg_schedules) o["allow_msg_schedules"] = true;
   if (c.async_persist) o["persist_mode"] = "async";
   json::object md;
   if (with_version_metadata) md["_nats.level"] = std::to_string(api_level);
@@ -620,6 +633,7 @@ api_error check_update(const stream_config& o, const stream_config& n) {
   if (o.allow_msg_ttl && !n.allow_msg_ttl) return invalid("message TTL status can not be disabled");
   if (o.allow_msg_counter != n.allow_msg_counter)
     return invalid("stream configuration update can not change message counter setting");
+  if (o.allow_msg_schedules && !n.allow_msg_schedules) return invalid("message schedules can not be disabled");
   if (o.async_persist != n.async_persist) return invalid("stream configuration update can not change persist mode");
   return {};
 }

@@ -79,6 +79,7 @@ struct stream_config {
   bool allow_msg_ttl = false;
   bool allow_atomic = false;
   bool allow_msg_counter = false;  // ADR-49 counters (server/jetstream/counter.hpp)
+  bool allow_msg_schedules = false;  // ADR-51 schedules (server/jetstream/schedule.hpp)
   bool async_persist = false;      // persist_mode "async": accepted and echoed; jetbroker still acks
                                    // only what is in RocksDB's WAL, which is at least as durable
   std::int64_t subject_delete_marker_ttl = 0;  // ns

@@ -359,7 +359,12 @@ bool stream::stage_copied(const source_link& l, const storage::stored_msg& m) {
   sm.ts = l.is_mirror ? m.ts : js_.now_ns();
   sm.ttl = copied_ttl(sm.hdr);
   if (!sm.hdr.empty()) {
-    if (auto v = protocol::find_header(sm.hdr, "Nats-Rollup"); v && (*v == "sub" || *v == "all")) sm.rollup = std::string(*v);
+    if (auto v = protocol::find_header(sm.hdr, "Nats-Rollup")) {
+      std::string r(*v);
+      for (auto& c : r)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (r == "sub" || r == "all") sm.rollup = std::move(r);
+    }
     if (!l.is_mirror) {
       // Sources de-duplicate by Nats-Msg-Id within the stream's window (mirrors copy verbatim).
       if (auto id = protocol::find_header(sm.hdr, "Nats-Msg-Id"); id && !id->empty() && cfg_.duplicate_window > 0) {
