@@ -202,6 +202,20 @@ void server::start() {
     jo.in_memory = opts_.store_in_memory;
     jo.sync_always = opts_.jetstream_sync_always;
     if (opts_.max_payload > 0) jo.max_payload = opts_.max_payload;
+    jo.limits.server_max_memory = opts_.jetstream_max_memory;
+    jo.limits.server_max_store = opts_.jetstream_max_store;
+    for (const auto& a : opts_.accounts) {
+      if (a.name != js_account_->name()) continue;
+      const auto& l = a.jetstream;
+      jo.limits.max_memory = l.max_memory;
+      jo.limits.max_store = l.max_store;
+      jo.limits.max_streams = l.max_streams;
+      jo.limits.max_consumers = l.max_consumers;
+      jo.limits.max_ack_pending = l.max_ack_pending;
+      jo.limits.memory_max_stream_bytes = l.memory_max_stream_bytes;
+      jo.limits.store_max_stream_bytes = l.store_max_stream_bytes;
+      jo.limits.max_bytes_required = l.max_bytes_required;
+    }
     if (opts_.jetstream_sync_interval) jo.sync_interval = *opts_.jetstream_sync_interval;
     if (jo.store_dir.empty() && !jo.in_memory)
       jo.store_dir = (std::filesystem::temp_directory_path() / "jetbroker").string();

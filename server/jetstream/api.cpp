@@ -182,10 +182,15 @@ void jetstream::api_info(const inbound_msg& m) {
   o["reserved_storage"] = res_sto;
   o["streams"] = streams_.size();
   o["consumers"] = consumers;
-  o["limits"] = json::object{{"max_memory", -1},         {"max_storage", -1},
-                             {"max_streams", -1},        {"max_consumers", -1},
-                             {"max_ack_pending", -1},    {"memory_max_stream_bytes", -1},
-                             {"storage_max_stream_bytes", -1}, {"max_bytes_required", false}};
+  const auto& l = opts_.limits;
+  o["limits"] = json::object{{"max_memory", l.max_memory},
+                             {"max_storage", l.max_store},
+                             {"max_streams", l.max_streams},
+                             {"max_consumers", l.max_consumers},
+                             {"max_ack_pending", l.max_ack_pending},
+                             {"memory_max_stream_bytes", l.memory_max_stream_bytes},
+                             {"storage_max_stream_bytes", l.store_max_stream_bytes},
+                             {"max_bytes_required", l.max_bytes_required}};
   o["api"] = json::object{{"level", api_level}, {"total", api_total_}, {"errors", api_errors_}};
   // The response shows the counters before this request; it is counted afterwards.
   if (!m.reply().empty()) publish(m.reply(), json::serialize(o));
@@ -224,6 +229,7 @@ void jetstream::api_stream_create(const inbound_msg& m, std::string_view name, b
   } else if (auto e = check_source_filters(cfg)) {
     return respond_error(m.reply(), type, e);
   }
+  if (auto e = check_stream_limits(cfg, update ? &existing->config() : nullptr)) return respond_error(m.reply(), type, e);
   for (auto& [n, s] : streams_) {
     if (n == cfg.name) continue;
     for (const auto& a : s->config().subjects)
@@ -263,6 +269,54 @@ void jetstream::api_stream_create(const inbound_msg& m, std::string_view name, b
   r.erase("cluster");
   r["did_create"] = true;
   respond(m.reply(), std::move(r), false);
+}
+
+// The account's and the server's limits on a new stream, or on an update (`old`): the number of
+// streams, max_bytes when required and its per-stream cap, and the bytes reserved by max_bytes
+// (a stream without one reserves 1 byte, as in nats-server).
+api_error jetstream::check_stream_limits(const stream_config& cfg, const stream_config* old) const {
+  const auto& l = opts_.limits;
+  if (!old && l.max_streams > 0 && static_cast<std::int64_t>(streams_.size()) >= l.max_streams)
+    return errors::maximum_streams_limit;
+  const bool memory = cfg.storage == storage_kind::memory;
+  if (l.max_bytes_required && cfg.max_bytes <= 0) return errors::stream_max_bytes_required;
+  const std::int64_t per_stream = memory ? l.memory_max_stream_bytes : l.store_max_stream_bytes;
+  const bool over_cap = per_stream > 0 && cfg.max_bytes > per_stream;
+  std::int64_t add = cfg.max_bytes > 0 ? cfg.max_bytes : 1;
+  bool grows = true;
+  if (old) {
+    grows = cfg.max_bytes > 0 && cfg.max_bytes > old->max_bytes;
+    if (old->max_bytes > 0) add -= old->max_bytes;
+  }
+  std::int64_t reserved = 0;
+  for (const auto& [n, s] : streams_) {
+    const auto& c = s->config();
+    if ((c.storage == storage_kind::memory) == memory && c.max_bytes > 0) reserved += c.max_bytes;
+  }
+  const std::int64_t account_max = memory ? l.max_memory : l.max_store;
+  const std::int64_t server_max = memory ? l.server_max_memory : l.server_max_store;
+  const bool over_reserve =
+      grows && ((account_max >= 0 && reserved + add > account_max) || (server_max > 0 && reserved + add > server_max));
+  // nats-server 2.14.9 (observed): a memory stream over both reports the reservation, a file
+  // stream the per-stream cap.
+  if (memory && over_reserve) return errors::memory_resources_exceeded;
+  if (over_cap) return errors::stream_max_stream_bytes_exceeded;
+  if (over_reserve) return errors::storage_resources_exceeded;
+  return {};
+}
+
+api_error jetstream::check_publish_resources(storage_kind kind, std::uint64_t add, std::uint64_t staged) const {
+  const auto& l = opts_.limits;
+  const bool memory = kind == storage_kind::memory;
+  const std::int64_t account_max = memory ? l.max_memory : l.max_store;
+  const std::int64_t server_max = memory ? l.server_max_memory : l.server_max_store;
+  if (account_max < 0 && server_max <= 0) return {};
+  std::uint64_t used = staged;
+  for (const auto& [n, s] : streams_)
+    if ((s->config().storage == storage_kind::memory) == memory) used += s->store().state().bytes;
+  if (server_max > 0 && used > static_cast<std::uint64_t>(server_max)) return errors::insufficient_resources;
+  if (account_max >= 0 && used + add > static_cast<std::uint64_t>(account_max)) return errors::account_resources_exceeded;
+  return {};
 }
 
 void jetstream::api_stream_info(const inbound_msg& m, std::string_view name) {
@@ -509,7 +563,8 @@ void jetstream::api_consumer_create(const inbound_msg& m, std::string_view sname
   } else {
     if (!cfg.durable_name.empty()) return respond_error(m.reply(), type, errors::consumer_ephemeral_with_durable_name);
   }
-  if (auto e = normalize_consumer_config(cfg, s->config())) return respond_error(m.reply(), type, e);
+  if (auto e = normalize_consumer_config(cfg, s->config(), opts_.limits.max_ack_pending))
+    return respond_error(m.reply(), type, e);
 
   auto respond_info = [&](consumer& c) {
     json::object r;
@@ -533,6 +588,11 @@ void jetstream::api_consumer_create(const inbound_msg& m, std::string_view sname
   if (req.action == "update") return respond_error(m.reply(), type, errors::consumer_does_not_exist);
   if (s->config().max_consumers > 0 && static_cast<std::int64_t>(s->consumers().size()) >= s->config().max_consumers)
     return respond_error(m.reply(), type, errors::maximum_consumers_limit);
+  if (opts_.limits.max_consumers > 0) {
+    std::int64_t total = 0;
+    for (const auto& [n, st] : streams_) total += static_cast<std::int64_t>(st->consumers().size());
+    if (total >= opts_.limits.max_consumers) return respond_error(m.reply(), type, errors::maximum_consumers_limit);
+  }
   if (s->config().retention == retention_policy::workqueue) {
     auto mine = cfg.filters();
     for (auto& [n, c] : s->consumers()) {

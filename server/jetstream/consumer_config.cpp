@@ -175,7 +175,8 @@ std::variant<consumer_create_request, api_error> parse_consumer_create(const jso
   return r;
 }
 
-api_error normalize_consumer_config(consumer_config& c, const stream_config& stream) {
+api_error normalize_consumer_config(consumer_config& c, const stream_config& stream,
+                                   std::int64_t account_max_ack_pending) {
   // Names.
   if (!c.durable_name.empty()) {
     if (has_path_separator(c.durable_name)) return errors::consumer_name_contains_path_separators;
@@ -196,8 +197,12 @@ api_error normalize_consumer_config(consumer_config& c, const stream_config& str
   if (!c.backoff.empty() && c.ack_wait == 0) c.ack_wait = c.backoff.front();
   if (c.ack_wait == 0 && c.ack != ack_policy::none) c.ack_wait = 30 * ns_per_s;
   if (!c.is_push() && c.max_waiting == 0) c.max_waiting = 512;
-  if (c.max_ack_pending == 0 && c.ack != ack_policy::none)
+  if (c.max_ack_pending == 0 && c.ack != ack_policy::none) {
     c.max_ack_pending = stream.consumer_limits_max_ack_pending > 0 ? stream.consumer_limits_max_ack_pending : 1000;
+    if (account_max_ack_pending > 0 && c.max_ack_pending > account_max_ack_pending) c.max_ack_pending = account_max_ack_pending;
+  }
+  if (account_max_ack_pending > 0 && c.max_ack_pending > account_max_ack_pending)
+    return errors::consumer_max_ack_pending_exceeds.with(std::to_string(account_max_ack_pending));
   if (c.durable_name.empty() && c.inactive_threshold == 0)
     c.inactive_threshold = stream.consumer_limits_inactive_threshold > 0 ? stream.consumer_limits_inactive_threshold : 5 * ns_per_s;
   if (c.durable_name.empty() && c.name.empty()) {

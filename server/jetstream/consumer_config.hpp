@@ -76,7 +76,10 @@ struct consumer_create_request {
 std::variant<consumer_create_request, api_error> parse_consumer_create(const boost::json::object& body);
 
 // Fills in defaults and validates against the stream (nats-server's order of checks).
-api_error normalize_consumer_config(consumer_config& c, const stream_config& stream);
+// account_max_ack_pending: the account's max_ack_pending limit (-1: none), which caps the default
+// and refuses larger values (10121).
+api_error normalize_consumer_config(consumer_config& c, const stream_config& stream,
+                                   std::int64_t account_max_ack_pending = -1);
 
 // Checks an update of an existing consumer.
 api_error check_consumer_update(const consumer_config& old_cfg, const consumer_config& new_cfg);

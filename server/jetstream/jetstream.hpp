@@ -69,12 +69,22 @@ class js_subscriber final : public server::subscriber {
   std::string stream_;
 };
 
+// The JetStream account's limits (`accounts { A { jetstream { max_mem, max_file, max_streams, ... } } }`;
+// -1: none) and the server's (`jetstream { max_memory_store, max_file_store }`).
+struct jetstream_limits {
+  std::int64_t max_memory = -1, max_store = -1, max_streams = -1, max_consumers = -1, max_ack_pending = -1;
+  std::int64_t memory_max_stream_bytes = -1, store_max_stream_bytes = -1;
+  bool max_bytes_required = false;
+  std::int64_t server_max_memory = -1, server_max_store = -1;
+};
+
 struct jetstream_options {
   std::string store_dir;  // <store_dir>/jetstream holds the RocksDB store
   bool in_memory = false;
   bool sync_always = false;
   std::chrono::milliseconds sync_interval{std::chrono::minutes(2)};
   std::int64_t max_payload = 1024 * 1024;  // the server's; bounds messages the server writes itself
+  jetstream_limits limits;
 };
 
 class jetstream {
@@ -179,6 +189,9 @@ class jetstream {
   void api_consumer_next(const inbound_msg& m, std::string_view stream, std::string_view name);
 
   stream* find_stream(std::string_view name);
+  // Account and server limits (jetstream_limits) on stream create/update and on publish.
+  api_error check_stream_limits(const stream_config& cfg, const stream_config* old) const;
+  api_error check_publish_resources(storage_kind kind, std::uint64_t add, std::uint64_t staged) const;
   void refresh_linked();  // after streams are added, updated or removed
   boost::json::object stream_info_json(stream& s, bool with_cluster);
 

@@ -227,6 +227,9 @@ api_error stream::stage_one(const inbound_msg& m, std::string_view reply, bool i
   if (cfg_.sealed) return errors::stream_sealed;
   if (cfg_.max_msg_size > 0 && static_cast<std::int64_t>(size) > cfg_.max_msg_size)
     return errors::stream_message_exceeds_maximum;
+  if (auto e = js_.check_publish_resources(cfg_.storage, store_size(m.subject(), hdr.size(), m.payload().size()),
+                                           staged_store_bytes_))
+    return e;
 
   staged_msg sm;
   sm.ts = m.ts;
@@ -349,6 +352,7 @@ api_error stream::stage_one(const inbound_msg& m, std::string_view reply, bool i
   }
   last_msg_id_ = sm.msg_id;  // the id of the last stored message, empty when it had none
   const bool rollup = !sm.rollup.empty();
+  staged_store_bytes_ += store_size(sm.subject, sm.hdr.size(), sm.data.size());
   staged_.push_back(std::move(sm));
   if (rollup && !in_batch) flush();  // the purge must see this message stored
   return {};
@@ -405,7 +409,13 @@ api_error stream::apply_counter(const std::string& subject, std::string_view hdr
   return {};
 }
 
+std::uint64_t stream::store_size(std::string_view subject, std::size_t hdr, std::size_t data) const {
+  return cfg_.storage == storage_kind::memory ? storage::memory_store_msg_size(subject.size(), hdr, data)
+                                              : storage::file_store_msg_size(subject.size(), hdr, data);
+}
+
 void stream::clear_staged() {
+  staged_store_bytes_ = 0;
   staged_.clear();
   staged_subject_last_.clear();
   staged_counters_.clear();

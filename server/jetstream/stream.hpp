@@ -169,6 +169,8 @@ class stream {
   std::unordered_map<std::string, counter_running> staged_counters_;
   std::unordered_map<std::string, std::uint64_t> staged_subject_last_;  // subject -> staged seq
   std::uint64_t staged_bytes_ = 0;
+  std::uint64_t staged_store_bytes_ = 0;  // what staged_ will add to the store (account limits)
+  [[nodiscard]] std::uint64_t store_size(std::string_view subject, std::size_t hdr, std::size_t data) const;
   // Nats-Msg-Id de-duplication within duplicate_window.
   std::unordered_map<std::string, std::uint64_t> dedupe_;
   std::deque<std::pair<std::int64_t, std::string>> dedupe_order_;

@@ -284,6 +284,7 @@ void stream::stage_fired(std::string subject, std::string hdr, std::string data)
   staged_subject_last_[sm.subject] = next_seq;
   last_msg_id_.clear();
   const bool rollup = !sm.rollup.empty();
+  staged_store_bytes_ += store_size(sm.subject, sm.hdr.size(), sm.data.size());
   staged_.push_back(std::move(sm));
   if (rollup) flush();  // the purge must see this message stored
 }

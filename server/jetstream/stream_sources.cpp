@@ -392,6 +392,7 @@ bool stream::stage_copied(const source_link& l, const storage::stored_msg& m) {
     dedupe_order_.emplace_back(sm.ts, sm.msg_id);
   }
   const bool rollup = !sm.rollup.empty();
+  staged_store_bytes_ += store_size(sm.subject, sm.hdr.size(), sm.data.size());
   staged_.push_back(std::move(sm));
   if (rollup) flush();  // the purge must see this message stored
   return true;
