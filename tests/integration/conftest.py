@@ -76,6 +76,18 @@ def nats_cli() -> str | None:
     return shutil.which("nats")
 
 
+def nats_cli_env(home: Path) -> tuple[str, dict[str, str]]:
+    """The nats CLI binary and an environment for it with no user contexts (HOME and
+    XDG_CONFIG_HOME under `home`) and no NATS_* settings; skips the test when the CLI is missing."""
+    binary = nats_cli()
+    if binary is None:
+        pytest.skip("nats CLI not found")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_")}
+    env["HOME"] = str(home)
+    env["XDG_CONFIG_HOME"] = str(home / ".config")
+    return binary, env
+
+
 _LISTEN_RE = re.compile(r"Listening for client connections on (\S+):(\d+)")
 _MONITOR_RE = re.compile(r"Starting http monitor on (\S+):(\d+)")
 

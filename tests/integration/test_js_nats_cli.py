@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import nats_cli
+from conftest import nats_cli_env
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -16,12 +16,7 @@ T = 15.0
 
 @pytest.fixture
 def js_cli(tmp_path):
-    binary = nats_cli()
-    if binary is None:
-        pytest.skip("nats CLI not found")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_")}
-    env["HOME"] = str(tmp_path)
-    env["XDG_CONFIG_HOME"] = str(tmp_path / ".config")
+    binary, env = nats_cli_env(tmp_path)
 
     class Cli:
         def run(self, srv, *args, ok=True, timeout=T) -> subprocess.CompletedProcess:

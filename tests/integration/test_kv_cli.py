@@ -18,7 +18,7 @@ import time
 import nats
 import pytest
 
-from conftest import IO_TIMEOUT, js_req, nats_cli
+from conftest import IO_TIMEOUT, js_req, nats_cli_env
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -27,12 +27,7 @@ T = 20.0
 
 @pytest.fixture
 def cli(tmp_path):
-    binary = nats_cli()
-    if binary is None:
-        pytest.skip("nats CLI not found")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_")}
-    env["HOME"] = str(tmp_path)
-    env["XDG_CONFIG_HOME"] = str(tmp_path / ".config")
+    binary, env = nats_cli_env(tmp_path)
     procs: list[subprocess.Popen] = []
 
     class Cli:

@@ -9,19 +9,14 @@ import subprocess
 
 import pytest
 
-from conftest import nats_cli
+from conftest import nats_cli_env
 
 T = 10.0
 
 
 @pytest.fixture
 def cli(tmp_path):
-    binary = nats_cli()
-    if binary is None:
-        pytest.skip("nats CLI not found")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_")}
-    env["HOME"] = str(tmp_path)  # no user contexts
-    env["XDG_CONFIG_HOME"] = str(tmp_path / ".config")
+    binary, env = nats_cli_env(tmp_path)
     procs: list[subprocess.Popen] = []
 
     class Cli:

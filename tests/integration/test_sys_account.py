@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 import pytest
 from nats.errors import NoRespondersError
 
-from conftest import binary_for, nats_cli
+from conftest import binary_for, nats_cli_env
 
 T = 5.0
 NAME = "sysprobe"
@@ -405,12 +405,7 @@ def test_unknown_system_account_is_fatal(kind, tmp_path):
 
 @pytest.fixture
 def cli(tmp_path):
-    binary = nats_cli()
-    if binary is None:
-        pytest.skip("nats CLI not found")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_")}
-    env["HOME"] = str(tmp_path)  # no user contexts
-    env["XDG_CONFIG_HOME"] = str(tmp_path / ".config")
+    binary, env = nats_cli_env(tmp_path)
 
     def run(srv, *args, creds=SYS, timeout=15.0) -> subprocess.CompletedProcess:
         r = subprocess.run([binary, "--no-context", "-s", srv.url, "--user", creds["user"], "--password",
