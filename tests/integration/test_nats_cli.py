@@ -4,7 +4,6 @@ Background `nats sub` / `nats reply` processes are considered ready once the ser
 subscription (/varz subscriptions grows), not after a sleep.
 """
 
-import os
 import subprocess
 
 import pytest
