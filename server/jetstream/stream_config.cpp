@@ -49,27 +49,6 @@ bool has_fwc(std::string_view subject) {
   return subject == ">" || (subject.size() >= 2 && subject.substr(subject.size() - 2) == ".>");
 }
 
-// The index of a {{wildcard(n)}} / $n destination token, 0 when the token is a literal, -1 for any
-// other mapping function (we only support wildcard mappings).
-int mapping_token_index(std::string_view tok) {
-  auto parse_num = [](std::string_view d) {
-    int n = 0;
-    auto [p, ec] = std::from_chars(d.data(), d.data() + d.size(), n);
-    return (ec == std::errc() && p == d.data() + d.size() && n > 0) ? n : -1;
-  };
-  if (tok.size() > 1 && tok[0] == '$') {  // "$n"; other '$' tokens ("$KV") are literals
-    auto digits = tok.substr(1);
-    return digits.find_first_not_of("0123456789") != std::string_view::npos ? 0 : parse_num(digits);
-  }
-  if (tok.size() <= 4 || tok.substr(0, 2) != "{{" || tok.substr(tok.size() - 2) != "}}") return 0;
-  std::string body;
-  for (char c : tok.substr(2, tok.size() - 4))
-    if (c != ' ') body += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (body.rfind("wildcard(", 0) != 0 || body.back() != ')') return -1;
-  int n = parse_num(std::string_view(body).substr(9, body.size() - 10));
-  return n > 0 ? n : -1;
-}
-
 // nats-server's ValidateMapping(src, dest) for source and mirror transforms: "" when valid,
 // otherwise the error text. An empty destination means "filter only".
 std::string mapping_error(std::string_view src, std::string_view dest) {
@@ -78,10 +57,9 @@ std::string mapping_error(std::string_view src, std::string_view dest) {
   bool after_fwc = false;
   for (const auto& t : split_keep_empty(dest, '.')) {
     if (t.empty() || after_fwc) return std::string(bad_dest) + ": invalid transform in " + t;
-    if (t.size() > 4 && t.starts_with("{{") && t.ends_with("}}")) {
-      if (mapping_token_index(t) < 0) return std::string(bad_dest) + ": unknown function in " + t;
-      continue;
-    }
+    const auto fn = subject_transform::parse_token(t);
+    if (!fn.error.empty()) return std::string(bad_dest) + ": " + fn.error + " in " + t;
+    if (fn.kind != subject_transform::token_info::literal) continue;
     if (t == ">") after_fwc = true;
     else if (t.find_first_of("\t\n\f\r ") != std::string::npos) return std::string(bad_dest) + ": invalid transform";
   }
@@ -92,8 +70,14 @@ std::string mapping_error(std::string_view src, std::string_view dest) {
   if (!protocol::is_valid_filter(src) || !protocol::is_valid_filter(dest) || dest_pwcs > 0 || has_fwc(src) != has_fwc(dest))
     return "invalid subject";
   for (auto tok : protocol::tokens(dest)) {
-    int n = mapping_token_index(tok);
-    if (n > src_pwcs) return std::string(bad_dest) + ": wildcard index out of range in " + std::string(tok) + ": [" + std::to_string(n) + "]";
+    const auto fn = subject_transform::parse_token(tok);
+    if (fn.kind == subject_transform::token_info::literal) continue;
+    const bool partition = fn.kind == subject_transform::token_info::partition;
+    if (src_pwcs == 0 && partition) continue;  // hashes the whole subject
+    if (src_pwcs == 0) return std::string(bad_dest) + ": wildcard index out of range in " + std::string(tok);
+    for (int n : fn.wildcards)
+      if (n > src_pwcs)
+        return std::string(bad_dest) + ": wildcard index out of range in " + std::string(tok) + ": [" + std::to_string(n) + "]";
   }
   return {};
 }
@@ -543,8 +527,12 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
     if (!c.no_ack && protocol::subjects_overlap(s, "$SYS.>") && !protocol::subject_is_subset(s, "$SYS.ACCOUNT.>"))
       return invalid("subjects that overlap with system api require no-ack to be true");
   }
-  if (c.subject_transform && !subject_transform::make(c.subject_transform->src, c.subject_transform->dest))
-    return errors::stream_transform_invalid.with("invalid subject");
+  if (c.subject_transform) {
+    if (auto e = mapping_error(c.subject_transform->src, c.subject_transform->dest); !e.empty())
+      return errors::stream_transform_invalid.with(e);
+    if (!subject_transform::make(c.subject_transform->src, c.subject_transform->dest))
+      return errors::stream_transform_invalid.with("invalid subject");
+  }
 
   // Server metadata: clients echo _nats.* keys back; drop them and stamp the request level.
   for (auto it = c.metadata.begin(); it != c.metadata.end();) {
