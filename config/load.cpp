@@ -10,6 +10,8 @@
 #include <optional>
 #include <string_view>
 
+#include "protocol/nkey.hpp"
+
 namespace jb::config {
 namespace {
 
@@ -637,6 +639,19 @@ class loader {
       if (u.name.empty() && u.nkey.empty()) {
         error(e, "User entry requires a user");
         continue;
+      }
+      if (!u.nkey.empty()) {
+        // nats-server reports these at a key of the entry (the last one it looked at; Go's map
+        // order varies, so with several keys the column does too): here the last in the file.
+        const value& at = e.map.empty() ? e : e.map.back().val;
+        if (!u.name.empty() || !u.password.empty()) {
+          error(at, "Nkey users do not take usernames or passwords");
+          continue;
+        }
+        if (!protocol::nkey::is_valid_public_user_key(u.nkey)) {
+          error(at, "Not a valid public nkey for a user");
+          continue;
+        }
       }
       out.push_back(std::move(u));
     }

@@ -9,6 +9,8 @@ NATS_PY_VERSION=2.16.0
 PYTEST_VERSION=8.3.4
 PYTEST_ASYNCIO_VERSION=0.24.0
 AIOHTTP_VERSION=3.13.2          # nats-py's websocket transport (nats.connect("ws://..."))
+NKEYS_VERSION=0.2.1             # nats-py's nkey signing (nkeys_seed=...); also makes test keys
+PYNACL_VERSION=1.6.2            # nkeys' Ed25519
 
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
@@ -52,10 +54,10 @@ venv="$root/.venv"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c "import nats, pytest, pytest_asyncio, pytest_timeout, pytest_rerunfailures, aiohttp" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import nats, pytest, pytest_asyncio, pytest_timeout, pytest_rerunfailures, aiohttp, nkeys" 2>/dev/null; then
   "$venv/bin/pip" install -q "nats-py==$NATS_PY_VERSION" "pytest==$PYTEST_VERSION" \
     "pytest-asyncio==$PYTEST_ASYNCIO_VERSION" "pytest-timeout==2.3.1" "pytest-rerunfailures==15.0" \
-    "aiohttp==$AIOHTTP_VERSION"
+    "aiohttp==$AIOHTTP_VERSION" "nkeys==$NKEYS_VERSION" "pynacl==$PYNACL_VERSION"
 fi
 
 # Browser tests: the nats.ws client (pinned in package-lock.json), served to Debian's chromium.

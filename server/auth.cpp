@@ -1,10 +1,16 @@
 #include "server/auth.hpp"
 
 #include <crypt.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstring>
+#include <stdexcept>
+
+#include "protocol/nkey.hpp"
 
 namespace jb::server {
 namespace {
@@ -58,17 +64,20 @@ authenticator::authenticator(const config::options& o,
   token_id_.acc = global;
   token_id_.log_tag = std::string("\"") + global_account_name + "/token\"";
   for (const auto& u : o.users) {
-    if (u.name.empty()) continue;  // nkey users: not supported
     account* acc = find_account(u.account);
     if (acc == nullptr) continue;
+    const bool is_nkey = u.name.empty();
+    const std::string& id = is_nkey ? u.nkey : u.name;
     user_entry e;
     e.password = u.password;
     e.standard_allowed = connection_type_allowed(u.allowed_connection_types);
-    e.id.user = u.name;
+    e.id.user = id;
     e.id.acc = acc;
     e.id.perms = permissions::make(u.perms);
-    e.id.log_tag = "\"" + (u.account.empty() ? std::string(global_account_name) : u.account) + "/user:" + u.name + "\"";
-    users_.emplace(u.name, std::move(e));
+    e.id.nkey = is_nkey;
+    e.id.log_tag = "\"" + (u.account.empty() ? std::string(global_account_name) : u.account) +
+                   (is_nkey ? "/nkey:" : "/user:") + id + "\"";
+    (is_nkey ? nkeys_ : users_).emplace(id, std::move(e));
   }
   if (!single_user_.empty()) {
     // The single user is an ordinary $G user without permissions.
@@ -80,16 +89,33 @@ authenticator::authenticator(const config::options& o,
     single_entry_ = std::make_unique<user_entry>(std::move(e));
   }
   if (!o.no_auth_user.empty()) {
-    auto it = users_.find(o.no_auth_user);
-    if (it != users_.end()) no_auth_user_ = &it->second;
+    if (auto it = users_.find(o.no_auth_user); it != users_.end()) no_auth_user_ = &it->second;
+    else if (auto nk = nkeys_.find(o.no_auth_user); nk != nkeys_.end()) no_auth_user_ = &nk->second;
   }
-  required_ = !users_.empty() || !token_.empty() || !single_user_.empty();
+  required_ = !users_.empty() || !nkeys_.empty() || !token_.empty() || !single_user_.empty();
 }
 
-const auth_identity* authenticator::authenticate(const connect_credentials& c) const {
+const auth_identity* authenticator::authenticate(const connect_credentials& c, std::string* debug) const {
   if (!required_) return &anonymous_;
-  if (!users_.empty()) {
+  auto why = [debug](const char* text) -> const auth_identity* {
+    if (debug != nullptr) *debug = text;
+    return nullptr;
+  };
+  // As nats-server: a client that names an nkey is judged by it alone, when nkeys exist.
+  if (!nkeys_.empty() && !c.nkey.empty()) {
+    auto it = nkeys_.find(std::string(c.nkey));
+    if (it == nkeys_.end() || !it->second.standard_allowed) return nullptr;
+    if (c.sig.empty()) return why("Signature missing");
+    auto sig = protocol::nkey::decode_signature(c.sig);
+    if (!sig) return why("Signature not valid base64");
+    if (!verify_nkey_signature(c.nkey, c.nonce, *sig)) return why("Signature not verified");
+    return &it->second.id;
+  }
+  if (!users_.empty() || !nkeys_.empty()) {
+    // no_auth_user, a password user or an nkey user (then without a signature, as in nats-server).
     if (c.user.empty() && c.pass.empty() && c.token.empty() && no_auth_user_ != nullptr) return &no_auth_user_->id;
+  }
+  if (!users_.empty()) {
     if (!c.user.empty()) {
       auto it = users_.find(std::string(c.user));
       if (it == users_.end() || !it->second.standard_allowed) return nullptr;
@@ -103,9 +129,28 @@ const auth_identity* authenticator::authenticate(const connect_credentials& c) c
 
 std::string authenticator::failure_text(const connect_credentials& c) {
   std::string t = "authentication error";
-  if (!c.user.empty()) t += " - User \"" + std::string(c.user) + "\"";
+  if (!c.nkey.empty()) t += " - Nkey \"" + std::string(c.nkey) + "\"";
+  else if (!c.user.empty()) t += " - User \"" + std::string(c.user) + "\"";
   else if (!c.token.empty()) t += " - Token \"[REDACTED]\"";
   return t;
+}
+
+std::string make_nonce() {
+  std::array<std::uint8_t, 11> raw{};
+  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) throw std::runtime_error("RAND_bytes failed");
+  return protocol::nkey::base64_raw_url_encode(raw);
+}
+
+bool verify_nkey_signature(std::string_view nkey, std::string_view message, std::span<const std::uint8_t> sig) {
+  auto pub = protocol::nkey::decode_user_key(nkey);
+  if (!pub || sig.size() != 64) return false;
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, pub->data(), pub->size()), &EVP_PKEY_free);
+  if (!key) return false;
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) != 1) return false;
+  return EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), reinterpret_cast<const unsigned char*>(message.data()),
+                          message.size()) == 1;
 }
 
 }  // namespace jb::server

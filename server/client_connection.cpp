@@ -124,6 +124,7 @@ client_connection::client_connection(server& srv, transport t, std::uint64_t cid
                 std::to_string(cid_);
   acc_ = &srv_.global_account();
   account_name_ = acc_->name();
+  if (srv_.auth().nonce_required()) nonce_ = make_nonce();
   transport_.tcp().set_option(asio::ip::tcp::no_delay(true), ec);
   limits_.max_control_line = srv_.opts().max_control_line;
   limits_.max_payload = srv_.opts().max_payload;
@@ -143,8 +144,14 @@ void client_connection::start() {
     asio::co_spawn(transport_.get_executor(), [self] { return self->secure_start(self); }, asio::detached);
     return;
   }
-  send(protocol::info_line(transport_.is_websocket() ? srv_.ws_info_json(cid_, ip_) : srv_.info_json(cid_, ip_)));
+  send(first_info_line());
   run_loops();
+}
+
+std::string client_connection::first_info_line() const {
+  return protocol::info_line(transport_.is_websocket()
+                                 ? srv_.ws_info_json(cid_, ip_, false, global_account_name, nonce_)
+                                 : srv_.info_json(cid_, ip_, false, false, global_account_name, nonce_));
 }
 
 void client_connection::run_loops() {
@@ -174,7 +181,7 @@ awaitable<bool> client_connection::readable_within(std::chrono::milliseconds d) 
 
 awaitable<void> client_connection::secure_start(std::shared_ptr<client_connection> /*keep_alive*/) {
   const auto& t = *srv_.opts().tls;
-  const std::string info = protocol::info_line(srv_.info_json(cid_, ip_));
+  const std::string info = first_info_line();
   bool first = t.handshake_first;
   // A client that says nothing within the fallback delay is not doing TLS first: it gets
   // INFO and the usual upgrade (nats handshake_first: "<duration>" / "auto").
@@ -238,7 +245,7 @@ awaitable<void> client_connection::secure_start(std::shared_ptr<client_connectio
 
 void client_connection::start_rejected(close_reason reason, const std::string& err_text) {
   // Before any TLS handshake, as nats-server: INFO and the error in plaintext.
-  send(protocol::info_line(transport_.is_websocket() ? srv_.ws_info_json(cid_, ip_) : srv_.info_json(cid_, ip_)));
+  send(first_info_line());
   loops_started_ = true;
   auto self = shared_from_this();
   asio::co_spawn(transport_.get_executor(), [self] { return self->write_loop(self); }, asio::detached);
@@ -781,9 +788,12 @@ bool client_connection::on_connect(const protocol::connect_op& op) {
     version_ = get_str("version");
   }
   const std::string user = get_str("user"), pass = get_str("pass"), token = get_str("auth_token");
-  const connect_credentials creds{user, pass, token};
-  const auth_identity* id = srv_.auth().authenticate(creds);
+  const std::string nkey = get_str("nkey"), sig = get_str("sig");
+  const connect_credentials creds{user, pass, token, nkey, sig, nonce_};
+  std::string why;
+  const auth_identity* id = srv_.auth().authenticate(creds, &why);
   if (id == nullptr) {
+    if (!why.empty()) log::client().debug("{} - {}", log_prefix_, why);
     log_error(authenticator::failure_text(creds));
     close_on_strand(close_reason::auth_violation, "Authorization Violation");
     return false;
@@ -812,6 +822,7 @@ bool client_connection::on_connect(const protocol::connect_op& op) {
     {
       std::lock_guard lk(info_mu_);
       user_ = id->user;
+      nkey_user_ = id->nkey;
       account_name_ = acc_->name();
     }
     connected_ = true;
@@ -871,6 +882,7 @@ connection_snapshot client_connection::snapshot(bool with_subjects) const {
     s.tls_cipher = tls_cipher_;
     s.rtt_ns = rtt_ns_;
     s.user = user_;
+    s.nkey_user = nkey_user_;
     s.account = account_name_;
     if (with_subjects)
       for (const auto& [sid, sub] : subs_) s.subjects.push_back(sub->subject);

@@ -59,7 +59,8 @@ struct connection_snapshot {
   std::size_t pending_bytes = 0;
   std::int64_t rtt_ns = 0;
   std::vector<std::string> subjects;
-  std::string user;     // authorized user (empty: none, or a token)
+  std::string user;     // authorized user (empty: none, or a token); an nkey user's public key
+  bool nkey_user = false;
   std::string account;  // the client's account
 };
 
@@ -128,12 +129,15 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   void add_shadow_subs(const std::shared_ptr<subscription>& sub);
   bool publish_allowed(std::string_view subject);
   void log_error(std::string_view text);
+  // The first INFO line (with the nonce when nkey users exist).
+  [[nodiscard]] std::string first_info_line() const;
   bool check_auth_before_op();
 
   server& srv_;
   transport transport_;
   const std::uint64_t cid_;
   std::string ip_;
+  std::string nonce_;  // the nkey challenge in this connection's first INFO (empty: none)
   int remote_port_ = 0;
   boost::asio::steady_timer write_signal_;
   boost::asio::steady_timer liveness_timer_;
@@ -191,6 +195,7 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   mutable std::mutex info_mu_;
   std::string name_, lang_, version_;
   std::string user_, account_name_;
+  bool nkey_user_ = false;  // user_ is an nkey (monitoring: issuer_key)
   std::string tls_version_, tls_cipher_;  // set once after the TLS handshake
   std::int64_t rtt_ns_ = 0;
   // subs_ is changed on the strand under info_mu_, so the monitor can list it.

@@ -147,7 +147,7 @@ void server::setup_accounts() {
   if (const auto& nau = opts_.no_auth_user; !nau.empty()) {
     if (opts_.users.empty())
       throw std::runtime_error("no_auth_user: \"" + nau + "\" present, but users/nkeys are not defined");
-    if (std::none_of(opts_.users.begin(), opts_.users.end(), [&](const config::user& u) { return u.name == nau; }))
+    if (std::none_of(opts_.users.begin(), opts_.users.end(), [&](const config::user& u) { return u.name == nau || (u.name.empty() && u.nkey == nau); }))
       throw std::runtime_error("no_auth_user: \"" + nau +
                                "\" not present as user or nkey in authorization block or account configuration");
   }
@@ -393,9 +393,9 @@ std::size_t server::num_clients() const {
 int server::websocket_port() const noexcept { return websocket_ ? websocket_->port() : 0; }
 
 std::string server::ws_info_json(std::uint64_t cid, const std::string& client_ip, bool connect_info,
-                                 std::string_view account) const {
+                                 std::string_view account, std::string_view nonce) const {
   // nats-server tells WebSocket clients the WebSocket listener's address and TLS.
-  auto v = boost::json::parse(info_json(cid, client_ip, connect_info, false, account));
+  auto v = boost::json::parse(info_json(cid, client_ip, connect_info, false, account, nonce));
   auto& o = v.as_object();
   o["host"] = opts_.websocket.host.empty() ? std::string("0.0.0.0") : opts_.websocket.host;
   o["port"] = websocket_port();
@@ -418,7 +418,7 @@ std::string server::ws_info_json(std::uint64_t cid, const std::string& client_ip
 }
 
 std::string server::info_json(std::uint64_t cid, const std::string& client_ip, bool connect_info, bool ldm,
-                              std::string_view account) const {
+                              std::string_view account, std::string_view nonce) const {
   boost::json::object o;
   o["server_id"] = id_;
   o["server_name"] = name_;
@@ -439,6 +439,7 @@ std::string server::info_json(std::uint64_t cid, const std::string& client_ip, b
   if (opts_.jetstream) o["jetstream"] = true;
   if (cid) o["client_id"] = cid;
   if (!client_ip.empty()) o["client_ip"] = client_ip;
+  if (!nonce.empty()) o["nonce"] = nonce;
   if (ldm) o["ldm"] = true;
   if (connect_info) {
     o["connect_info"] = true;

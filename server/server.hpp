@@ -112,7 +112,8 @@ class server {
   void add_client(transport t);
   // The INFO of a WebSocket client: host and port are the WebSocket listener's.
   [[nodiscard]] std::string ws_info_json(std::uint64_t cid, const std::string& client_ip, bool connect_info = false,
-                                         std::string_view account = global_account_name) const;
+                                         std::string_view account = global_account_name,
+                                         std::string_view nonce = {}) const;
   [[nodiscard]] int websocket_port() const noexcept;
 
   // Connection registry (any thread).
@@ -128,8 +129,10 @@ class server {
   // INFO JSON for one connection.
   // connect_info: the async INFO sent after the first PONG.
   // account: the client's account, named in the connect_info INFO (remote_account).
+  // nonce: the connection's nkey challenge (first INFO only, when nkey users exist).
   [[nodiscard]] std::string info_json(std::uint64_t cid, const std::string& client_ip, bool connect_info = false,
-                                      bool ldm = false, std::string_view account = global_account_name) const;
+                                      bool ldm = false, std::string_view account = global_account_name,
+                                      std::string_view nonce = {}) const;
 
  private:
   void setup_accounts();

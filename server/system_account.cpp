@@ -141,7 +141,7 @@ json::object user_info(server& srv, const account& acc, const std::string& user)
   d["account_name"] = acc.name();
   for (const auto& u : srv.opts().users) {
     const std::string_view ua = u.account.empty() ? global_account_name : std::string_view(u.account);
-    if (u.name != user || ua != acc.name() || !u.perms) continue;
+    if ((u.name.empty() ? u.nkey : u.name) != user || ua != acc.name() || !u.perms) continue;
     auto p = permissions_json(*u.perms);
     if (!p.empty()) d["permissions"] = std::move(p);
     break;

@@ -219,6 +219,7 @@ json::object endpoints::connz(const connz_options& opt) {
       // nats-server names the user and the account only when asked (auth=true).
       if (!s.user.empty()) j["authorized_user"] = s.user;
       if (s.account != global_account_name) j["account"] = s.account;
+      if (s.nkey_user) j["issuer_key"] = s.account;  // nats-server: the nkey user's account
       j["name_tag"] = s.account;
     }
     arr.push_back(std::move(j));
