@@ -24,12 +24,14 @@ bool equal_constant_time(std::string_view a, std::string_view b) noexcept {
   return diff == 0;
 }
 
-bool connection_type_allowed(const std::vector<std::string>& types) {
+// allowed_connection_types: empty admits every kind; otherwise `kind` ("STANDARD", "WEBSOCKET")
+// must be listed (any case).
+bool connection_type_allowed(const std::vector<std::string>& types, std::string_view kind) {
   if (types.empty()) return true;
-  return std::any_of(types.begin(), types.end(), [](const std::string& t) {
+  return std::any_of(types.begin(), types.end(), [kind](const std::string& t) {
     std::string u = t;
     std::transform(u.begin(), u.end(), u.begin(), [](unsigned char ch) { return std::toupper(ch); });
-    return u == "STANDARD";
+    return u == kind;
   });
 }
 
@@ -70,7 +72,8 @@ authenticator::authenticator(const config::options& o,
     const std::string& id = is_nkey ? u.nkey : u.name;
     user_entry e;
     e.password = u.password;
-    e.standard_allowed = connection_type_allowed(u.allowed_connection_types);
+    e.standard_allowed = connection_type_allowed(u.allowed_connection_types, "STANDARD");
+    e.websocket_allowed = connection_type_allowed(u.allowed_connection_types, "WEBSOCKET");
     e.id.user = id;
     e.id.acc = acc;
     e.id.perms = permissions::make(u.perms);
@@ -104,7 +107,7 @@ const auth_identity* authenticator::authenticate(const connect_credentials& c, s
   // As nats-server: a client that names an nkey is judged by it alone, when nkeys exist.
   if (!nkeys_.empty() && !c.nkey.empty()) {
     auto it = nkeys_.find(std::string(c.nkey));
-    if (it == nkeys_.end() || !it->second.standard_allowed) return nullptr;
+    if (it == nkeys_.end() || !it->second.allows(c)) return nullptr;
     if (c.sig.empty()) return why("Signature missing");
     auto sig = protocol::nkey::decode_signature(c.sig);
     if (!sig) return why("Signature not valid base64");
@@ -118,7 +121,7 @@ const auth_identity* authenticator::authenticate(const connect_credentials& c, s
   if (!users_.empty()) {
     if (!c.user.empty()) {
       auto it = users_.find(std::string(c.user));
-      if (it == users_.end() || !it->second.standard_allowed) return nullptr;
+      if (it == users_.end() || !it->second.allows(c)) return nullptr;
       return password_matches(it->second.password, c.pass) ? &it->second.id : nullptr;
     }
   }

@@ -43,6 +43,7 @@ struct connect_credentials {
   std::string_view nkey;   // public user key ("U...")
   std::string_view sig;    // signature of `nonce`, base64
   std::string_view nonce;  // what the server sent in INFO
+  bool websocket = false;  // the client came in over WebSocket (allowed_connection_types)
 };
 
 class authenticator {
@@ -68,7 +69,11 @@ class authenticator {
  private:
   struct user_entry {
     std::string password;
-    bool standard_allowed = true;  // allowed_connection_types admits plain NATS clients
+    bool standard_allowed = true;   // allowed_connection_types admits plain NATS clients
+    bool websocket_allowed = true;  // ... and WebSocket clients
+    [[nodiscard]] bool allows(const connect_credentials& c) const noexcept {
+      return c.websocket ? websocket_allowed : standard_allowed;
+    }
     auth_identity id;
   };
   bool required_ = false;

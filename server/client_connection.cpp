@@ -789,7 +789,7 @@ bool client_connection::on_connect(const protocol::connect_op& op) {
   }
   const std::string user = get_str("user"), pass = get_str("pass"), token = get_str("auth_token");
   const std::string nkey = get_str("nkey"), sig = get_str("sig");
-  const connect_credentials creds{user, pass, token, nkey, sig, nonce_};
+  const connect_credentials creds{user, pass, token, nkey, sig, nonce_, transport_.is_websocket()};
   std::string why;
   const auth_identity* id = srv_.auth().authenticate(creds, &why);
   if (id == nullptr) {

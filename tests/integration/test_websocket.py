@@ -369,3 +369,36 @@ async def test_nats_py_over_websocket(ws_server, nats_connect):
         assert m.headers == {"X-Test": "1"}
     finally:
         await ws_nc.close()
+
+
+async def test_allowed_connection_types(server_factory, tmp_path):
+    """allowed_connection_types: a WEBSOCKET-only user connects over WebSocket but not over TCP, a
+    STANDARD-only user the other way round, a user without the list over both."""
+    pytest.importorskip("aiohttp", reason="nats-py's websocket transport needs aiohttp (scripts/setup.sh)")
+    import nats
+
+    conf = ws_conf(tmp_path, "  no_tls: true", name="types.conf")
+    with open(conf, "a") as f:
+        f.write('authorization { users [\n'
+                '  {user: ws, password: p, allowed_connection_types: ["WEBSOCKET"]}\n'
+                '  {user: std, password: p, allowed_connection_types: ["standard"]}\n'
+                '  {user: any, password: p}\n] }\n')
+    srv = server_factory("-c", conf)
+    port = ws_port(srv)
+
+    async def connects(url, user):
+        async def quiet(*_):
+            pass
+
+        try:
+            nc = await nats.connect(url, user=user, password="p", allow_reconnect=False, connect_timeout=IO_TIMEOUT,
+                                    error_cb=quiet)
+        except Exception:
+            return False
+        await nc.close()
+        return True
+
+    got = {(user, kind): await connects(url, user) for user in ("ws", "std", "any")
+           for kind, url in (("ws", f"ws://127.0.0.1:{port}"), ("tcp", srv.url))}
+    assert got == {("ws", "ws"): True, ("ws", "tcp"): False, ("std", "ws"): False, ("std", "tcp"): True,
+                   ("any", "ws"): True, ("any", "tcp"): True}
