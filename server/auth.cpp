@@ -91,6 +91,19 @@ authenticator::authenticator(const config::options& o,
     e.id.log_tag = std::string("\"") + global_account_name + "/user:" + single_user_ + "\"";
     single_entry_ = std::make_unique<user_entry>(std::move(e));
   }
+  if (!o.websocket.user.empty() || !o.websocket.token.empty()) {
+    ws_user_ = o.websocket.user;
+    ws_password_ = o.websocket.password;
+    ws_token_ = o.websocket.token;
+    ws_entry_ = std::make_unique<user_entry>();
+    ws_entry_->id.user = ws_user_;
+    ws_entry_->id.acc = global;
+    ws_entry_->id.log_tag = std::string("\"") + global_account_name + (ws_user_.empty() ? "/token" : "/user:" + ws_user_) + "\"";
+  }
+  if (!o.websocket.no_auth_user.empty()) {
+    if (auto it = users_.find(o.websocket.no_auth_user); it != users_.end()) ws_no_auth_user_ = &it->second;
+    else if (auto nk = nkeys_.find(o.websocket.no_auth_user); nk != nkeys_.end()) ws_no_auth_user_ = &nk->second;
+  }
   if (!o.no_auth_user.empty()) {
     if (auto it = users_.find(o.no_auth_user); it != users_.end()) no_auth_user_ = &it->second;
     else if (auto nk = nkeys_.find(o.no_auth_user); nk != nkeys_.end()) no_auth_user_ = &nk->second;
@@ -99,6 +112,13 @@ authenticator::authenticator(const config::options& o,
 }
 
 const auth_identity* authenticator::authenticate(const connect_credentials& c, std::string* debug) const {
+  if (c.websocket && ws_entry_) {
+    if (!ws_user_.empty())
+      return c.user == ws_user_ && password_matches(ws_password_, c.pass) ? &ws_entry_->id : nullptr;
+    return equal_constant_time(ws_token_, c.token) ? &ws_entry_->id : nullptr;
+  }
+  if (c.websocket && ws_no_auth_user_ && c.user.empty() && c.pass.empty() && c.token.empty() && c.nkey.empty())
+    return &ws_no_auth_user_->id;
   if (!required_) return &anonymous_;
   auto why = [debug](const char* text) -> const auth_identity* {
     if (debug != nullptr) *debug = text;

@@ -54,7 +54,7 @@ class authenticator {
 
   // Authentication is configured (token, single user or users). Runs the auth timer; with
   // no_auth_user, INFO still leaves auth_required out (config::options::auth_required).
-  [[nodiscard]] bool required() const noexcept { return required_; }
+  [[nodiscard]] bool required() const noexcept { return required_ || ws_entry_ != nullptr; }
   // Nkey users are configured: every connection gets a nonce in its INFO.
   [[nodiscard]] bool nonce_required() const noexcept { return !nkeys_.empty(); }
   // The identity for these credentials, or null (nats: Authorization Violation). When no
@@ -77,6 +77,11 @@ class authenticator {
     auth_identity id;
   };
   bool required_ = false;
+  // websocket { authorization { user, password | token } }: WebSocket clients authenticate with
+  // these instead; websocket { no_auth_user }: WebSocket clients without credentials are that user.
+  std::string ws_user_, ws_password_, ws_token_;
+  std::unique_ptr<user_entry> ws_entry_;
+  const user_entry* ws_no_auth_user_ = nullptr;
   std::string token_;
   std::string single_user_, single_password_;
   std::unordered_map<std::string, user_entry> users_;

@@ -144,6 +144,10 @@ void server::setup_accounts() {
       if (!ok) throw std::runtime_error(err + "invalid subject mapping");
     }
   }
+  if (!opts_.users.empty() && !opts_.websocket.user.empty())
+    throw std::runtime_error("websocket authentication username not compatible with presence of users/nkeys");
+  if (!opts_.users.empty() && !opts_.websocket.token.empty())
+    throw std::runtime_error("websocket authentication token not compatible with presence of users/nkeys");
   if (const auto& nau = opts_.no_auth_user; !nau.empty()) {
     if (opts_.users.empty())
       throw std::runtime_error("no_auth_user: \"" + nau + "\" present, but users/nkeys are not defined");
@@ -399,6 +403,10 @@ std::string server::ws_info_json(std::uint64_t cid, const std::string& client_ip
   auto& o = v.as_object();
   o["host"] = opts_.websocket.host.empty() ? std::string("0.0.0.0") : opts_.websocket.host;
   o["port"] = websocket_port();
+  // The WebSocket listener's own authorization requires auth of its clients (its no_auth_user
+  // leaves auth_required as the server's, as in nats-server 2.14.9).
+  const auto& ws = opts_.websocket;
+  if (!ws.user.empty() || !ws.token.empty()) o["auth_required"] = true;
   o.erase("tls_required");
   o.erase("tls_verify");
   o.erase("tls_available");

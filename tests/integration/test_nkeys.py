@@ -158,6 +158,12 @@ def test_raw_bad_nkey_connects_are_violations(conf_server, raw, keys, case, debu
         # The nkey decides when one is sent, even next to a good user and password.
         "user and password instead": {"nkey": keys[1].pub, "sig": keys[1].sign(nonce), "user": "bob", "pass": "pw"},
     }[case]
+    if case == "padded url base64" and "-" not in good and "_" not in good:
+        # Without a URL-only character the padded text is valid standard base64 of the same
+        # signature (about 1 run in 15), which both servers accept.
+        c.send(connect_line(**body))
+        assert c.ping() == b"PONG\r\n"
+        return
     c.send(connect_line(**body))
     assert c.read_until_closed() == b"-ERR 'Authorization Violation'\r\n"
     line = srv.wait_log(r"\[ERR\] 127\.0\.0\.1:\d+ - cid:\d+ - authentication error - Nkey " +

@@ -402,3 +402,54 @@ async def test_allowed_connection_types(server_factory, tmp_path):
            for kind, url in (("ws", f"ws://127.0.0.1:{port}"), ("tcp", srv.url))}
     assert got == {("ws", "ws"): True, ("ws", "tcp"): False, ("std", "ws"): False, ("std", "tcp"): True,
                    ("any", "ws"): True, ("any", "tcp"): True}
+
+
+WS_AUTH_CASES = {
+    # websocket { authorization {} } overrides the server's auth for WebSocket clients only
+    "override": ("websocket {\n  port: -1\n  no_tls: true\n  authorization { user: wsu, password: wsp }\n}\n",
+                 {"none": ("PONG", "ERR"), "wsu": ("PONG", "PONG"), "a": ("PONG", "ERR")}),
+    "token": ("websocket {\n  port: -1\n  no_tls: true\n  authorization { token: T }\n}\n",
+              {"none": ("PONG", "ERR"), "tok": ("PONG", "PONG"), "wsu": ("PONG", "ERR")}),
+    # websocket { no_auth_user } lets WebSocket clients in without credentials as that user
+    "no_auth_user": ("authorization { users [{user: a, password: pa}] }\n"
+                     "websocket {\n  port: -1\n  no_tls: true\n  no_auth_user: a\n}\n",
+                     {"none": ("ERR", "PONG"), "a": ("PONG", "PONG"), "wsu": ("ERR", "ERR")}),
+}
+WS_CREDS = {"none": {}, "wsu": {"user": "wsu", "pass": "wsp"}, "a": {"user": "a", "pass": "pa"}, "tok": {"auth_token": "T"}}
+
+
+@pytest.mark.parametrize("case", sorted(WS_AUTH_CASES))
+def test_websocket_authorization(server_factory, tmp_path, case):
+    conf_text, expect = WS_AUTH_CASES[case]
+    conf = tmp_path / "wsauth.conf"
+    conf.write_text(conf_text)
+    srv = server_factory("-c", str(conf))
+    port = ws_port(srv)
+    got = {}
+    for who in expect:
+        connect = b"CONNECT " + json.dumps({"verbose": False, **WS_CREDS[who]}).encode() + b"\r\nPING\r\n"
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=IO_TIMEOUT)
+        f = s.makefile("rb")
+        f.readline()  # INFO
+        s.sendall(connect)
+        tcp = f.readline().decode()
+        s.close()
+        ws = open_ws(port)
+        info = info_of(ws)
+        ws.send(connect)
+        reply = ws.read_until(b"\r\n").decode()
+        ws.close()
+        got[who] = ("PONG" if tcp.startswith("PONG") else "ERR", "PONG" if reply.startswith("PONG") else "ERR")
+        assert info.get("auth_required") is True, info
+    assert got == expect
+
+
+@pytest.mark.parametrize("auth", ["user: wsu, password: wsp", "token: T"])
+def test_websocket_authorization_conflicts_with_users(server_kind, tmp_path, auth):
+    conf = tmp_path / "bad.conf"
+    conf.write_text("authorization { users [{user: a, password: pa}] }\n"
+                    f"websocket {{ port: -1, no_tls: true, authorization {{ {auth} }} }}\n")
+    r = subprocess.run([binary_for(server_kind), "-c", str(conf)], capture_output=True, text=True, timeout=10)
+    what = "username" if "user" in auth else "token"
+    assert r.returncode == 1
+    assert f"websocket authentication {what} not compatible with presence of users/nkeys" in r.stderr
