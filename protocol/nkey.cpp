@@ -84,21 +84,30 @@ std::optional<std::vector<std::uint8_t>> base32_decode(std::string_view text) {
   return out;
 }
 
-std::string base32_encode(std::span<const std::uint8_t> data) {
+namespace {
+
+// RFC 4648 encoding without padding: the bytes as a big-endian bit string cut into `width`-bit
+// symbols of `alphabet` (base32: 5, base64: 6), the last one zero-filled.
+std::string encode_bits(std::span<const std::uint8_t> data, int width, std::string_view alphabet) {
   std::string out;
   std::uint32_t acc = 0;
   int bits = 0;
+  const std::uint32_t mask = (1u << width) - 1;
   for (std::uint8_t b : data) {
     acc = (acc << 8) | b;
     bits += 8;
-    while (bits >= 5) {
-      bits -= 5;
-      out += b32_alphabet[(acc >> bits) & 31];
+    while (bits >= width) {
+      bits -= width;
+      out += alphabet[(acc >> bits) & mask];
     }
   }
-  if (bits > 0) out += b32_alphabet[(acc << (5 - bits)) & 31];
+  if (bits > 0) out += alphabet[(acc << (width - bits)) & mask];
   return out;
 }
+
+}  // namespace
+
+std::string base32_encode(std::span<const std::uint8_t> data) { return encode_bits(data, 5, b32_alphabet); }
 
 std::optional<std::vector<std::uint8_t>> decode(std::uint8_t prefix, std::string_view key) {
   auto raw = base32_decode(key);
@@ -131,21 +140,7 @@ std::string encode(std::uint8_t prefix, std::span<const std::uint8_t> payload) {
   return base32_encode(raw);
 }
 
-std::string base64_raw_url_encode(std::span<const std::uint8_t> data) {
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (std::uint8_t b : data) {
-    acc = (acc << 8) | b;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += b64_url[(acc >> bits) & 63];
-    }
-  }
-  if (bits > 0) out += b64_url[(acc << (6 - bits)) & 63];
-  return out;
-}
+std::string base64_raw_url_encode(std::span<const std::uint8_t> data) { return encode_bits(data, 6, b64_url); }
 
 std::optional<std::vector<std::uint8_t>> decode_signature(std::string_view sig) {
   const std::string s = without_newlines(sig);

@@ -290,6 +290,19 @@ def server_factory(make_server, server_kind):
 
 
 @pytest.fixture
+def conf_server(server_factory, tmp_path):
+    """Factory: conf_server(config text, *extra args) -> ServerProc started with `-c` on that text
+    (both server kinds, like server_factory)."""
+
+    def make(text: str, *extra: str):
+        conf = tmp_path / "server.conf"
+        conf.write_text(text)
+        return server_factory("-c", str(conf), *extra)
+
+    return make
+
+
+@pytest.fixture
 def server(server_factory) -> ServerProc:
     return server_factory()
 

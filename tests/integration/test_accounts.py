@@ -45,16 +45,6 @@ authorization { users [ {user: g, password: pg} ] }
 
 
 @pytest.fixture
-def conf_server(server_factory, tmp_path):
-    def make(text: str, *extra: str):
-        conf = tmp_path / "server.conf"
-        conf.write_text(text)
-        return server_factory("-c", str(conf), *extra)
-
-    return make
-
-
-@pytest.fixture
 def accounts(conf_server):
     return conf_server(ACCOUNTS_CONF, "-m", "-1")
 

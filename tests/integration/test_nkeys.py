@@ -41,16 +41,6 @@ def keys():
     return [Key() for _ in range(4)]
 
 
-@pytest.fixture
-def conf_server(server_factory, tmp_path):
-    def make(text: str, *extra: str):
-        conf = tmp_path / "server.conf"
-        conf.write_text(text)
-        return server_factory("-c", str(conf), *extra)
-
-    return make
-
-
 def nkey_login(raw, srv, key: Key, signer: Key | None = None, encoding: str = "raw_url", **kw):
     c = raw(srv, connect=False)
     nonce = c.info["nonce"]

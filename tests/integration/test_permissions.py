@@ -42,16 +42,6 @@ authorization {{
 
 
 @pytest.fixture
-def conf_server(server_factory, tmp_path):
-    def make(text: str, *extra: str):
-        conf = tmp_path / "server.conf"
-        conf.write_text(text)
-        return server_factory("-c", str(conf), *extra)
-
-    return make
-
-
-@pytest.fixture
 def users(conf_server):
     return conf_server(USERS_CONF)
 
