@@ -787,7 +787,12 @@ bool client_connection::on_connect(const protocol::connect_op& op) {
     lang_ = get_str("lang");
     version_ = get_str("version");
   }
-  const std::string user = get_str("user"), pass = get_str("pass"), token = get_str("auth_token");
+  std::string user = get_str("user"), pass = get_str("pass"), token = get_str("auth_token");
+  if (transport_.is_websocket()) {  // cookies fill in what CONNECT leaves out, field by field
+    if (user.empty()) user = transport_.ws_cookies.user;
+    if (pass.empty()) pass = transport_.ws_cookies.pass;
+    if (token.empty()) token = transport_.ws_cookies.token;
+  }
   const std::string nkey = get_str("nkey"), sig = get_str("sig");
   const connect_credentials creds{user, pass, token, nkey, sig, nonce_, transport_.is_websocket()};
   std::string why;

@@ -44,7 +44,14 @@ class transport {
       : ex_(s.get_executor()), kind_(transport_kind::wss), v_(std::in_place_type<wss_stream>, std::move(s)) {}
 
   // Moved only while one thread knows it (hand-over to its connection).
-  transport(transport&& o) noexcept : ex_(o.ex_), kind_(o.kind_.load()), v_(std::move(o.v_)) {}
+  transport(transport&& o) noexcept
+      : ws_cookies(std::move(o.ws_cookies)), ex_(o.ex_), kind_(o.kind_.load()), v_(std::move(o.v_)) {}
+
+  // WebSocket: credentials from the upgrade request's cookies (websocket { user_cookie,
+  // pass_cookie, token_cookie }), used where CONNECT leaves them out. Set before the hand-over.
+  struct cookie_credentials {
+    std::string user, pass, token;
+  } ws_cookies;
   transport& operator=(transport&&) = delete;
 
   // kind() and get_executor() may be called from any thread (kicks, close requests, monitoring):

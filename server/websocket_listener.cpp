@@ -138,6 +138,34 @@ ws_origin_policy ws_origin_policy::from(const config::websocket_options& o) {
   return p;
 }
 
+namespace {
+
+// The value of cookie `name` in the request's Cookie headers ("a=1; b=2"); empty when `name` is
+// empty or absent.
+std::string cookie_value(const http::request<http::string_body>& req, std::string_view name) {
+  if (name.empty()) return {};
+  auto [b, e] = req.equal_range(http::field::cookie);
+  for (auto it = b; it != e; ++it) {
+    std::string_view rest = it->value();
+    while (!rest.empty()) {
+      auto semi = rest.find(';');
+      std::string_view pair = rest.substr(0, semi);
+      rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      auto eq = pair.find('=');
+      if (eq != std::string_view::npos && pair.substr(0, eq) == name) {
+        std::string_view v = pair.substr(eq + 1);
+        while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+        if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+        return std::string(v);
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 std::optional<ws_refusal> check_ws_upgrade(const http::request<http::string_body>& req,
                                            const ws_origin_policy& origins, bool request_tls) {
   if (req.method() != http::verb::get) return ws_refusal{405, "request method must be GET"};
@@ -345,7 +373,10 @@ asio::awaitable<void> websocket_listener::read_and_accept(Stream stream, std::st
     beast::get_lowest_layer(ws).close(ignored);
     co_return;
   }
-  srv_.add_client(transport(std::move(ws)));
+  transport t(std::move(ws));
+  t.ws_cookies = {cookie_value(req, opts_.user_cookie), cookie_value(req, opts_.pass_cookie),
+                  cookie_value(req, opts_.token_cookie)};
+  srv_.add_client(std::move(t));
 }
 
 }  // namespace jb::server

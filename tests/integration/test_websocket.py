@@ -453,3 +453,31 @@ def test_websocket_authorization_conflicts_with_users(server_kind, tmp_path, aut
     what = "username" if "user" in auth else "token"
     assert r.returncode == 1
     assert f"websocket authentication {what} not compatible with presence of users/nkeys" in r.stderr
+
+
+COOKIE_CASES = [  # (server auth, websocket cookie names, Cookie header, CONNECT credentials, accepted)
+    ("users", 'user_cookie: "u", pass_cookie: "p"', "u=a; p=pa", {}, True),
+    ("users", 'user_cookie: "u", pass_cookie: "p"', "u=a; p=bad", {}, False),
+    ("users", 'user_cookie: "u", pass_cookie: "p"', "u=a", {"pass": "pa"}, True),   # field by field
+    ("users", 'user_cookie: "u", pass_cookie: "p"', "x=1; u=a;p=pa", {}, True),
+    ("users", 'user_cookie: "u", pass_cookie: "p"', "u=zz; p=pa", {"user": "a"}, True),  # CONNECT wins
+    ("users", 'user_cookie: "u", pass_cookie: "p"', None, {}, False),
+    ("token", 'token_cookie: "t"', "t=T", {}, True),
+    ("token", 'token_cookie: "t"', "t=bad", {}, False),
+    ("token", 'token_cookie: "t"', "t=bad", {"auth_token": "T"}, True),
+]
+
+
+@pytest.mark.parametrize("auth,cookies,cookie,creds,accepted", COOKIE_CASES)
+def test_websocket_credentials_from_cookies(server_factory, tmp_path, auth, cookies, cookie, creds, accepted):
+    conf = tmp_path / "cookies.conf"
+    server_auth = "authorization { users [{user: a, password: pa}] }" if auth == "users" else "authorization { token: T }"
+    conf.write_text(f"{server_auth}\nwebsocket {{ port: -1, no_tls: true, {cookies} }}\n")
+    srv = server_factory("-c", str(conf))
+    ws = RawWs.open("127.0.0.1", ws_port(srv), extra={"Cookie": cookie} if cookie else None)
+    assert ws.status == 101
+    info_of(ws)
+    ws.send(b"CONNECT " + json.dumps({"verbose": False, **creds}).encode() + b"\r\nPING\r\n")
+    reply = ws.read_until(b"\r\n").decode()
+    ws.close()
+    assert reply.startswith("PONG" if accepted else "-ERR 'Authorization Violation'"), reply
