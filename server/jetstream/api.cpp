@@ -69,11 +69,36 @@ std::vector<std::string_view> split_tokens(std::string_view s) {
 
 }  // namespace
 
+void jetstream::stream_advisory(std::string_view stream, std::string_view event, std::string_view action) {
+  advisory("$JS.EVENT.ADVISORY.STREAM." + std::string(event) + "." + std::string(stream),
+           "io.nats.jetstream.advisory.v1.stream_action", json::object{{"stream", stream}, {"action", action}});
+}
+
+void jetstream::consumer_advisory(std::string_view stream, std::string_view consumer, std::string_view event,
+                                  std::string_view action) {
+  advisory("$JS.EVENT.ADVISORY.CONSUMER." + std::string(event) + "." + std::string(stream) + "." + std::string(consumer),
+           "io.nats.jetstream.advisory.v1.consumer_action",
+           json::object{{"stream", stream}, {"consumer", consumer}, {"action", action}});
+}
+
 void jetstream::respond(std::string_view reply, json::object body, bool is_error) {
   ++api_total_;
   if (is_error) ++api_errors_;
-  if (reply.empty()) return;
-  publish(reply, json::serialize(body));
+  constexpr std::string_view audit_subject = "$JS.EVENT.ADVISORY.API";
+  const bool audit = api_request_ != nullptr && has_interest(audit_subject);
+  if (reply.empty() && !audit) return;
+  const std::string text = json::serialize(body);
+  if (!reply.empty()) publish(reply, text);
+  if (audit) {
+    // Every API answer is audited (nats-server's sendJetStreamAPIAuditAdvisory).
+    json::object a;
+    a["server"] = srv_.name();
+    a["client"] = json::object{{"acc", srv_.js_account().name()}, {"server", srv_.name()}};
+    a["subject"] = api_request_->subject();
+    if (!api_request_->payload().empty()) a["request"] = api_request_->payload();
+    a["response"] = text;
+    advisory(audit_subject, "io.nats.jetstream.advisory.v1.api_audit", std::move(a));
+  }
 }
 
 void jetstream::respond_error(std::string_view reply, const char* type, const api_error& e) {
@@ -124,6 +149,11 @@ json::object jetstream::stream_info_json(stream& s, bool with_cluster) {
 }
 
 void jetstream::handle_api(const inbound_msg& m) {
+  struct scope {
+    const inbound_msg*& p;
+    ~scope() { p = nullptr; }
+  } guard{api_request_};
+  api_request_ = &m;
   auto t = split_tokens(m.subject());
   // t[0] = "$JS", t[1] = "API"
   if (t.size() < 3 || t[0] != "$JS" || t[1] != "API") return;
@@ -243,6 +273,7 @@ void jetstream::api_stream_create(const inbound_msg& m, std::string_view name, b
       return respond_error(m.reply(), type, errors::stream_store_failed.with(r.error().message()));
     existing->set_config(cfg);
     refresh_linked();
+    stream_advisory(cfg.name, "UPDATED", "modify");
     auto info = stream_info_json(*existing, true);
     json::object r;
     r["type"] = std::string(type_prefix) + type;
@@ -262,6 +293,7 @@ void jetstream::api_stream_create(const inbound_msg& m, std::string_view name, b
   sp->start();
   refresh_linked();
   on_stream_appended(cfg.name);  // mirrors and sources waiting for this stream pick it up
+  stream_advisory(cfg.name, "CREATED", "create");
   auto info = stream_info_json(*sp, true);
   json::object r;
   r["type"] = std::string(type_prefix) + type;
@@ -361,6 +393,7 @@ void jetstream::api_stream_delete(const inbound_msg& m, std::string_view name) {
   refresh_linked();
   for (auto* l : linked_)
     if (l->reads_from(n)) l->on_origin_deleted(n);
+  stream_advisory(n, "DELETED", "delete");
   if (auto r = env_->delete_stream(n); !r)
     log::jetstream().error("Deleting stream {} from the store failed: {}", n, r.error().message());
   json::object r;
@@ -612,6 +645,7 @@ void jetstream::api_consumer_create(const inbound_msg& m, std::string_view sname
   auto* cp = c.get();
   s->consumers().emplace(cfg.name, std::move(c));
   cp->start();
+  consumer_advisory(sname, cfg.name, "CREATED", "create");
   respond_info(*cp);
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <random>
 
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
@@ -21,6 +22,15 @@ namespace asio = boost::asio;
 
 namespace {
 
+// sample_freq as a percentage: "30%" or "30" -> 30, clamped to 0..100; 0 when unset or malformed.
+int sample_percent(std::string_view f) {
+  if (!f.empty() && f.back() == '%') f.remove_suffix(1);
+  int n = 0;
+  auto [p, ec] = std::from_chars(f.data(), f.data() + f.size(), n);
+  if (ec != std::errc() || p != f.data() + f.size()) return 0;
+  return std::clamp(n, 0, 100);
+}
+
 std::int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -34,6 +44,7 @@ constexpr std::int64_t max_fc_window = 32 * 1024 * 1024;
 consumer::consumer(jetstream& js, stream& s, consumer_config cfg, std::shared_ptr<storage::consumer_store> store,
                    std::int64_t created_ns, bool restored)
     : js_(js), stream_(s), cfg_(std::move(cfg)), store_(std::move(store)), created_(created_ns), timer_(js.executor()) {
+  sample_percent_ = sample_percent(cfg_.sample_freq);
   refresh_filters();
   if (restored) {
     const auto& st = store_->state();
@@ -64,6 +75,7 @@ void consumer::stop() {
 
 void consumer::update_config(consumer_config cfg) {
   cfg_ = std::move(cfg);
+  sample_percent_ = sample_percent(cfg_.sample_freq);
   if (cfg_.priority != priority_policy::pinned_client && !pin_id_.empty()) {
     pin_id_.clear();
     pin_ts_ = pin_expires_ = 0;
@@ -594,14 +606,10 @@ void consumer::expire_acks(std::int64_t now) {
 bool consumer::out_of_deliveries(std::uint64_t sseq, std::uint64_t dc, std::uint64_t dseq) {
   if (cfg_.max_deliver <= 0 || static_cast<std::int64_t>(dc) < cfg_.max_deliver) return false;
   // Out of deliveries: advisory, and the message no longer holds the ack floor back.
-  json::object adv;
-  adv["type"] = "io.nats.jetstream.advisory.v1.max_deliver";
-  adv["stream"] = stream_.config().name;
-  adv["consumer"] = cfg_.name;
-  adv["stream_seq"] = sseq;
-  adv["deliveries"] = dc;
-  js_.publish("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + stream_.config().name + "." + cfg_.name,
-              json::serialize(adv));
+  js_.advisory("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + stream_.config().name + "." + cfg_.name,
+               "io.nats.jetstream.advisory.v1.max_deliver",
+               json::object{{"stream", stream_.config().name}, {"consumer", cfg_.name}, {"stream_seq", sseq},
+                            {"deliveries", dc}});
   storage::ignore_result(store_->update_acks(dseq, sseq));
   clear_deadline(sseq);
   redeliver_.erase(sseq);
@@ -677,6 +685,32 @@ void consumer::on_flow_control(std::string_view subject) {
   deliver_loop();
 }
 
+// $JS.EVENT.ADVISORY.CONSUMER.<event>.<stream>.<consumer> for one delivered message (naks, terms).
+void consumer::delivery_advisory(std::string_view event, std::string_view type, std::uint64_t sseq,
+                                 std::uint64_t dseq, std::uint64_t deliveries, std::string_view reason) {
+  json::object o{{"stream", stream_.config().name}, {"consumer", cfg_.name}, {"consumer_seq", dseq},
+                 {"stream_seq", sseq}, {"deliveries", deliveries}};
+  if (!reason.empty()) o["reason"] = reason;
+  js_.advisory("$JS.EVENT.ADVISORY.CONSUMER." + std::string(event) + "." + stream_.config().name + "." + cfg_.name,
+               type, std::move(o));
+}
+
+// sample_freq ("30%" or "30"): that share of acks publishes a consumer_ack metric with the time
+// from delivery to ack.
+void consumer::sample_ack(std::uint64_t sseq) {
+  const auto& st = store_->state();
+  auto it = st.pending.find(sseq);
+  if (it == st.pending.end()) return;
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  if (sample_percent_ < 100 && static_cast<int>(rng() % 100) >= sample_percent_) return;
+  std::uint64_t dc = 1;
+  if (auto r = st.redelivered.find(sseq); r != st.redelivered.end()) dc = r->second + 1;
+  js_.advisory("$JS.EVENT.METRIC.CONSUMER.ACK." + stream_.config().name + "." + cfg_.name,
+               "io.nats.jetstream.metric.v1.consumer_ack",
+               json::object{{"stream", stream_.config().name}, {"consumer", cfg_.name}, {"consumer_seq", it->second.seq},
+                            {"stream_seq", sseq}, {"ack_time", js_.now_ns() - it->second.ts}, {"deliveries", dc}});
+}
+
 void consumer::on_ack(std::string_view subject, std::string_view payload, std::string_view reply) {
   std::vector<std::string_view> t;
   for (auto tok : protocol::tokens(subject)) t.push_back(tok);
@@ -691,6 +725,7 @@ void consumer::on_ack(std::string_view subject, std::string_view payload, std::s
   auto starts = [&](std::string_view p) { return payload.substr(0, p.size()) == p; };
   const auto& st = store_->state();
   if (payload.empty() || payload == "+ACK" || payload == "+OK" || starts("+NXT")) {
+    if (sample_percent_ > 0) sample_ack(sseq);
     if (cfg_.ack == ack_policy::all) ack_all_upto(sseq);
     else ack_one(sseq, dseq);
     if (starts("+NXT")) {
@@ -718,6 +753,7 @@ void consumer::on_ack(std::string_view subject, std::string_view payload, std::s
       }
       std::uint64_t dc = 1;
       if (auto it = st.redelivered.find(sseq); it != st.redelivered.end()) dc = it->second + 1;
+      delivery_advisory("MSG_NAKED", "io.nats.jetstream.advisory.v1.nak", sseq, st.pending.at(sseq).seq, dc, {});
       if (out_of_deliveries(sseq, dc, st.pending.at(sseq).seq)) {
         // nothing more to deliver for this message
       } else if (delay > 0) {
@@ -736,6 +772,13 @@ void consumer::on_ack(std::string_view subject, std::string_view payload, std::s
     }
     confirm();
   } else if (starts("+TERM")) {
+    if (auto it = st.pending.find(sseq); it != st.pending.end()) {
+      std::uint64_t dc = 1;
+      if (auto r = st.redelivered.find(sseq); r != st.redelivered.end()) dc = r->second + 1;
+      auto reason = payload.substr(5);
+      while (!reason.empty() && reason.front() == ' ') reason.remove_prefix(1);
+      delivery_advisory("MSG_TERMINATED", "io.nats.jetstream.advisory.v1.terminated", sseq, it->second.seq, dc, reason);
+    }
     ack_one(sseq, dseq);
     confirm();
   } else {

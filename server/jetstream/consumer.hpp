@@ -94,6 +94,10 @@ class consumer {
   void expire_acks(std::int64_t now);
   // With max_deliver reached: advisory, drop from pending, true. Otherwise false.
   bool out_of_deliveries(std::uint64_t sseq, std::uint64_t dc, std::uint64_t dseq);
+  void delivery_advisory(std::string_view event, std::string_view type, std::uint64_t sseq, std::uint64_t dseq,
+                         std::uint64_t deliveries, std::string_view reason);
+  void sample_ack(std::uint64_t sseq);
+  int sample_percent_ = 0;  // cfg_.sample_freq as a percentage
   void send_heartbeat(bool force);
   void send_status(std::string_view reply, int code, std::string_view description, bool pending_headers,
                    std::int64_t pending_msgs = 0, std::int64_t pending_bytes = 0);

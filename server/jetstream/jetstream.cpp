@@ -15,6 +15,7 @@
 #include "server/log.hpp"
 #include "server/router.hpp"
 #include "server/server.hpp"
+#include "server/jetstream/pull_priority.hpp"
 #include "server/time_util.hpp"
 #include "storage/memory_store.hpp"
 #include "storage/rocksdb_store.hpp"
@@ -277,6 +278,16 @@ void jetstream::commit_consumer_state(bool now) {
   last_state_commit_ = t;
   if (auto r = env_->commit_deferred(); !r)
     log::jetstream().error("Writing consumer state failed: {}", r.error().message());
+}
+
+void jetstream::advisory(std::string_view subject, std::string_view type, boost::json::object fields) {
+  if (!has_interest(subject)) return;
+  boost::json::object o;
+  o["type"] = type;
+  o["id"] = new_pin_id();
+  o["timestamp"] = server::rfc3339_ns(now_ns());
+  for (auto& kv : fields) o[kv.key()] = std::move(kv.value());
+  publish(subject, boost::json::serialize(o));
 }
 
 void jetstream::publish(std::string_view route_subject, std::string_view subject, std::string_view reply,

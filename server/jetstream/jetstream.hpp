@@ -114,6 +114,14 @@ class jetstream {
   void publish(std::string_view route_subject, std::string_view subject, std::string_view reply,
                std::string_view headers, std::string_view payload);
   void publish(std::string_view subject, std::string_view payload) { publish(subject, subject, {}, {}, payload); }
+  // A JetStream advisory ($JS.EVENT.*): nats-server's TypedEvent (type, id, timestamp) followed by
+  // `fields`; built only when someone listens on `subject`.
+  void advisory(std::string_view subject, std::string_view type, boost::json::object fields);
+  // $JS.EVENT.ADVISORY.STREAM.<event>.<stream> / CONSUMER.<event>.<stream>.<consumer> (stream_action,
+  // consumer_action; event CREATED/UPDATED/DELETED, action create/modify/delete).
+  void stream_advisory(std::string_view stream, std::string_view event, std::string_view action);
+  void consumer_advisory(std::string_view stream, std::string_view consumer, std::string_view event,
+                         std::string_view action);
   // Subscribes an internal handler; returns the subscription (remove with unsubscribe()).
   std::shared_ptr<server::subscription> subscribe(const std::string& subject, target kind, const std::string& stream,
                                                   const std::string& queue = {});
@@ -207,6 +215,7 @@ class jetstream {
   std::vector<std::shared_ptr<server::subscriber>> kicks_;
   std::vector<std::string> confirms_;
   std::uint64_t api_total_ = 0, api_errors_ = 0;
+  const inbound_msg* api_request_ = nullptr;  // the API request being answered (audit advisory)
   std::vector<stream*> ingest_dirty_;  // streams with staged appends in this drain
 
   std::chrono::steady_clock::time_point last_detail_{};

@@ -115,6 +115,7 @@ void stream::delete_consumer(std::string_view name) {
   std::string n = it->first;
   consumers_.erase(it);
   storage::ignore_result(js_.env().delete_consumer(cfg_.name, n));
+  js_.consumer_advisory(cfg_.name, n, "DELETED", "delete");
   if (cfg_.retention == retention_policy::interest) {
     // Messages only the deleted consumer still wanted go now.
     auto st = store_->state();
