@@ -448,6 +448,7 @@ std::string server::info_json(std::uint64_t cid, const std::string& client_ip, b
   if (cid) o["client_id"] = cid;
   if (!client_ip.empty()) o["client_ip"] = client_ip;
   if (!nonce.empty()) o["nonce"] = nonce;
+  o["api_lvl"] = jetstream::api_level;  // JetStream API level, sent with or without JetStream (2.12)
   if (ldm) o["ldm"] = true;
   if (connect_info) {
     o["connect_info"] = true;

@@ -20,6 +20,11 @@ def test_info_fields(server, raw):
     assert info["port"] == server.port  # the resolved port, not -1
     assert "auth_required" not in info
     assert not info.get("tls_required", False)
+    # the JetStream API level, with or without JetStream, right after client_ip (nats-server 2.12+;
+    # 2.14 reports 4, jetbroker the level it implements)
+    names = list(info)
+    assert isinstance(info["api_lvl"], int) and info["api_lvl"] >= 2
+    assert names.index("api_lvl") == names.index("client_ip") + 1
 
 
 def test_info_is_first_line(server):
