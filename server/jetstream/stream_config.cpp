@@ -655,6 +655,27 @@ api_error check_against_streams(stream_config& cfg,
       if (cfg.max_msg_size > 0 && origin->max_msg_size > 0 && cfg.max_msg_size < origin->max_msg_size)
         return errors::source_max_message_size_too_big;
   }
+  // An external delivery prefix must not capture the subjects of the local streams it reads beside
+  // (nats checkStreamCfg: "<sub>" colliding with "<prefix>.<sub>", which only wildcards do).
+  {
+    std::vector<std::string> local_subjects;
+    auto collect = [&](const stream_source_cfg& src) {
+      if (src.external) return;
+      if (const auto* origin = lookup(src.name))
+        local_subjects.insert(local_subjects.end(), origin->subjects.begin(), origin->subjects.end());
+    };
+    if (cfg.mirror) collect(*cfg.mirror);
+    for (const auto& src : cfg.sources) collect(src);
+    std::vector<std::string> prefixes;
+    if (cfg.mirror && cfg.mirror->external && !cfg.mirror->external->deliver.empty())
+      prefixes.push_back(cfg.mirror->external->deliver);
+    for (const auto& src : cfg.sources)
+      if (src.external && !src.external->deliver.empty()) prefixes.push_back(src.external->deliver);
+    for (const auto& pfx : prefixes)
+      for (const auto& sub : local_subjects)
+        if (protocol::subjects_overlap(sub, pfx + "." + sub))
+          return errors::stream_external_del_prefix_overlaps.with(pfx).with(sub);
+  }
   // Cycles: walk what this stream sources from, transitively (nats checkStreamCfg).
   std::vector<const stream_config*> to_visit{&cfg};
   std::vector<std::string> visited;

@@ -561,3 +561,23 @@ async def test_kv_mirror_and_sources_with_cli(js_pair, tmp_path):
 
     jb, ns = await run_both(js_pair, scenario)
     assert_same(jb, ns)
+
+
+async def test_external_delivery_prefix_overlapping_local_source(js_pair):
+    """10022: an external source's delivery prefix must not capture the subjects of a local source
+    (only a wildcard such as "*.>" can: "*.>" collides with "dl.*.>")."""
+
+    async def scenario(nc, srv):
+        out = [(await create(nc, "G", subjects=["*.>"], no_ack=True)).get("error"),
+               (await create(nc, "W", subjects=["w"])).get("error")]
+        ext = {"name": "X", "external": {"api": "$JS.hub.API", "deliver": "dl"}}
+        for name, local in [("A1", "W"), ("A2", "G")]:
+            r = await create(nc, name, sources=[{"name": local}, ext])
+            out.append(r.get("error"))
+        out.append((await create(nc, "A3", sources=[{"name": "G"}, {"name": "X", "external": {"api": "$JS.hub.API"}}])).get("error"))
+        return out
+
+    jb, ns = await run_both(js_pair, scenario)
+    assert_same(jb, ns)
+    assert jb[3] == {"code": 400, "err_code": 10022,
+                     "description": "stream external delivery prefix dl overlaps with stream subject *.>"}
