@@ -120,7 +120,9 @@ async def test_server_ping_statsz(sys_server, nats_connect):
     assert st["start"] == varz["start"]
     assert st["connections"] == 1 and st["total_connections"] == 1
     assert st["active_accounts"] == 1  # only SYS has a client
-    assert st["received"]["msgs"] >= 2 and st["sent"]["msgs"] >= 1
+    # The first request is counted by now; the one being answered may not be yet (jetbroker adds a
+    # connection's counts to the server's once per read, after routing what it read).
+    assert st["received"]["msgs"] >= 1 and st["sent"]["msgs"] >= 1
     assert st["cores"] == varz["cores"]
     assert set(st["jetstream"]) == {"config", "stats", "limits"}
     assert "store_dir" not in st["jetstream"]["config"]
