@@ -677,8 +677,14 @@ async def test_kv_max_bytes_discard_new(js_server, nats_connect):
     assert st.values == n
 
 
-async def test_kv_watch_many_keys_flow_control(js_server, nats_connect):
+async def test_kv_watch_many_keys_flow_control(js_server, nats_connect, request):
     """2000 keys: more than the watcher's queue (256) and several flow-control windows."""
+    if js_server.kind == "nats-server":
+        # Seen once in CI (twice in a row, then not again): nats-server 2.14.9 ended this watch's
+        # initial state at once, with no entries (0 of 2000). jetbroker is held to the test;
+        # nats-server's run is kept for information.
+        request.applymarker(pytest.mark.xfail(reason="nats-server intermittently ends the initial watch empty",
+                                              strict=False))
     nc = await nats_connect(js_server)
     js = nc.jetstream()
     kv = await js.create_key_value(bucket="MANY", history=1)
