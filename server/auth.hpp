@@ -54,7 +54,12 @@ class authenticator {
 
   // Authentication is configured (token, single user or users). Runs the auth timer; with
   // no_auth_user, INFO still leaves auth_required out (config::options::auth_required).
-  [[nodiscard]] bool required() const noexcept { return required_ || ws_entry_ != nullptr; }
+  [[nodiscard]] bool required() const noexcept { return required_; }
+  // For one client: the WebSocket listener's own authorization requires it of WebSocket clients
+  // only (their INFO says auth_required; plain clients get no auth timer from it).
+  [[nodiscard]] bool required_for(bool websocket) const noexcept {
+    return required_ || (websocket && ws_entry_ != nullptr);
+  }
   // Nkey users are configured: every connection gets a nonce in its INFO.
   [[nodiscard]] bool nonce_required() const noexcept { return !nkeys_.empty(); }
   // The identity for these credentials, or null (nats: Authorization Violation). When no

@@ -397,7 +397,7 @@ awaitable<void> client_connection::write_loop(std::shared_ptr<client_connection>
 awaitable<void> client_connection::liveness_loop(std::shared_ptr<client_connection> /*keep_alive*/) {
   const auto& o = srv_.opts();
   // The auth timer runs whenever authentication is configured, with no_auth_user too (nats-server).
-  if (srv_.auth().required() && !connected_) {
+  if (srv_.auth().required_for(transport_.is_websocket()) && !connected_) {
     liveness_timer_.expires_after(o.auth_timeout);
     auto [ec] = co_await liveness_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (closed_) co_return;
@@ -621,7 +621,7 @@ bool client_connection::check_auth_before_op() {
     close_on_strand(close_reason::auth_violation, "Authorization Violation");
     return false;
   }
-  if (!auth_timer_done_ && srv_.auth().required()) {
+  if (!auth_timer_done_ && srv_.auth().required_for(transport_.is_websocket())) {
     // no_auth_user: an operation before CONNECT ends the auth timer, as in nats-server.
     auth_timer_done_ = true;
     liveness_timer_.cancel();
