@@ -70,7 +70,6 @@ run_once() {
   echo "$pub $sub $sc"
 }
 
-median() { { grep -v NaN || true; } | sort -g | awk '{a[NR] = $1} END {if (NR == 0) print "NaN"; else print a[int((NR + 1) / 2)]}'; }
 
 # startup_ms <bin>: median ms from exec to first PONG over 10 starts
 startup_ms() {
@@ -105,7 +104,6 @@ fmt() {
   [[ "$1" == NaN ]] && { echo "n/a"; return; }
   echo "$1" | sed -e ':a' -e 's/\B[0-9]\{3\}\>/,&/' -e 'ta'
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "NaN" || b == "NaN" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 
 declare -A RES
 NOTES=()

@@ -111,16 +111,13 @@ kv_once() {
   echo "$p $g"
 }
 
-median() { { grep -v NaN || true; } | sort -g | awk '{a[NR] = $1} END {if (NR == 0) print "NaN"; else print a[int((NR + 1) / 2)]}'; }
 fmt() {
   [[ "$1" == NaN ]] && { echo "n/a"; return; }
   echo "$1" | sed -e ':a' -e 's/\B[0-9]\{3\}\>/,&/' -e 'ta'
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "NaN" || b == "NaN" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 verdict() { # verdict <ratio> <goal>
   awk -v r="$1" -v g="$2" 'BEGIN { if (r == "n/a") print "n/a"; else if (r + 0 >= g + 0) print "met"; else print "**missed**" }'
 }
-binof() { if [[ $1 == jetbroker ]]; then echo "$JETBROKER_BIN"; else echo "$NATS_SERVER_BIN"; fi; }
 
 # rows: key | label | msgs | goal ratio ("" = none)
 PUB_SCENARIOS=(

@@ -86,12 +86,10 @@ run_once() {
   stop_server
 }
 
-median() { { grep -v NaN || true; } | sort -g | awk '{a[NR] = $1} END {if (NR == 0) print "NaN"; else print a[int((NR + 1) / 2)]}'; }
 fmt() { # fmt <number> <decimals>
   [[ "$1" == NaN ]] && { echo "n/a"; return; }
   printf "%.${2}f" "$1" | sed -e ':a' -e 's/\B[0-9]\{3\}\>/,&/' -e 'ta'
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "NaN" || b == "NaN" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 
 LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 start=$(date +%s)

@@ -57,3 +57,10 @@ stop_server() {
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=""
 }
+
+# median: the median of the numbers on stdin, one per line ("NaN" lines ignored; NaN when none).
+median() { { grep -v NaN || true; } | sort -g | awk '{a[NR] = $1} END {if (NR == 0) print "NaN"; else print a[int((NR + 1) / 2)]}'; }
+# ratio <a> <b>: a / b to two decimals, "n/a" when either is NaN or b is 0.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "NaN" || b == "NaN" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+# binof jetbroker|nats-server: the binary of that server.
+binof() { if [[ $1 == jetbroker ]]; then echo "$JETBROKER_BIN"; else echo "$NATS_SERVER_BIN"; fi; }
