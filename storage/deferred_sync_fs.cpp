@@ -119,37 +119,40 @@ std::uint64_t deferred_sync_fs::skipped() const {
   return skipped_;
 }
 
+namespace {
+
+// What the base file system opened, wrapped so its syncs go through `fs`.
+template <class Wrapper, class T>
+rocksdb::IOStatus wrap(rocksdb::IOStatus s, std::unique_ptr<T>* r, deferred_sync_fs& fs) {
+  if (s.ok()) *r = std::make_unique<Wrapper>(std::move(*r), fs);
+  return s;
+}
+
+}  // namespace
+
 rocksdb::IOStatus deferred_sync_fs::NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
                                                     std::unique_ptr<rocksdb::FSWritableFile>* r,
                                                     rocksdb::IODebugContext* dbg) {
-  auto s = target()->NewWritableFile(f, o, r, dbg);
-  if (s.ok()) *r = std::make_unique<file>(std::move(*r), *this);
-  return s;
+  return wrap<file>(target()->NewWritableFile(f, o, r, dbg), r, *this);
 }
 
 rocksdb::IOStatus deferred_sync_fs::ReopenWritableFile(const std::string& f, const rocksdb::FileOptions& o,
                                                        std::unique_ptr<rocksdb::FSWritableFile>* r,
                                                        rocksdb::IODebugContext* dbg) {
-  auto s = target()->ReopenWritableFile(f, o, r, dbg);
-  if (s.ok()) *r = std::make_unique<file>(std::move(*r), *this);
-  return s;
+  return wrap<file>(target()->ReopenWritableFile(f, o, r, dbg), r, *this);
 }
 
 rocksdb::IOStatus deferred_sync_fs::ReuseWritableFile(const std::string& f, const std::string& old,
                                                       const rocksdb::FileOptions& o,
                                                       std::unique_ptr<rocksdb::FSWritableFile>* r,
                                                       rocksdb::IODebugContext* dbg) {
-  auto s = target()->ReuseWritableFile(f, old, o, r, dbg);
-  if (s.ok()) *r = std::make_unique<file>(std::move(*r), *this);
-  return s;
+  return wrap<file>(target()->ReuseWritableFile(f, old, o, r, dbg), r, *this);
 }
 
 rocksdb::IOStatus deferred_sync_fs::NewDirectory(const std::string& name, const rocksdb::IOOptions& o,
                                                  std::unique_ptr<rocksdb::FSDirectory>* r,
                                                  rocksdb::IODebugContext* dbg) {
-  auto s = target()->NewDirectory(name, o, r, dbg);
-  if (s.ok()) *r = std::make_unique<directory>(std::move(*r), *this);
-  return s;
+  return wrap<directory>(target()->NewDirectory(name, o, r, dbg), r, *this);
 }
 
 }  // namespace jb::storage::detail
