@@ -10,8 +10,6 @@
 
 namespace jb::storage::detail {
 
-namespace {
-
 rocksdb::IOStatus fsync_path(const std::filesystem::path& p) {
   const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -24,6 +22,8 @@ rocksdb::IOStatus fsync_path(const std::filesystem::path& p) {
   if (r != 0) return rocksdb::IOStatus::IOError("fsync " + p.string(), std::strerror(err));
   return rocksdb::IOStatus::OK();
 }
+
+namespace {
 
 class file : public rocksdb::FSWritableFileOwnerWrapper {
  public:
@@ -72,11 +72,12 @@ void deferred_sync_fs::defer() {
   phase_ = phase::deferring;
 }
 
-void deferred_sync_fs::sync_in_background(std::filesystem::path db_dir, std::vector<std::filesystem::path> extra) {
+void deferred_sync_fs::sync_in_background(std::filesystem::path db_dir, std::vector<std::filesystem::path> extra,
+                                          std::function<rocksdb::IOStatus()> then) {
   std::lock_guard lk(mu_);
   if (phase_ != phase::deferring) return;
   phase_ = phase::syncing;
-  worker_ = std::thread([this, db_dir = std::move(db_dir), extra = std::move(extra)] {
+  worker_ = std::thread([this, db_dir = std::move(db_dir), extra = std::move(extra), then = std::move(then)] {
     rocksdb::IOStatus st;
     std::error_code ec;
     for (const auto& e : std::filesystem::directory_iterator(db_dir, ec)) {
@@ -89,6 +90,7 @@ void deferred_sync_fs::sync_in_background(std::filesystem::path db_dir, std::vec
       if (!st.ok()) break;
       st = fsync_path(p);
     }
+    if (st.ok() && then) st = then();
     if (!st.ok()) logger()->error("syncing the new store failed: {}", st.ToString());
     std::lock_guard g(mu_);
     result_ = st;

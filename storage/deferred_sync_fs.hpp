@@ -20,12 +20,16 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 namespace jb::storage::detail {
+
+// open(2) + fsync(2) of a file or directory; a path that no longer exists is OK (renamed since).
+rocksdb::IOStatus fsync_path(const std::filesystem::path& p);
 
 class deferred_sync_fs : public rocksdb::FileSystemWrapper {
  public:
@@ -38,8 +42,10 @@ class deferred_sync_fs : public rocksdb::FileSystemWrapper {
   // From now on file and directory syncs are skipped (until sync_in_background()).
   void defer();
   // Ends the deferral: fsyncs every regular file under `db_dir`, `db_dir` itself, then each of
-  // `extra` (files or directories) on a background thread. Syncs asked for meanwhile wait for it.
-  void sync_in_background(std::filesystem::path db_dir, std::vector<std::filesystem::path> extra);
+  // `extra` (files or directories), then runs `then` (if given and all went well) on a background
+  // thread. Syncs asked for meanwhile wait for it; its first error becomes theirs.
+  void sync_in_background(std::filesystem::path db_dir, std::vector<std::filesystem::path> extra,
+                          std::function<rocksdb::IOStatus()> then = {});
   // Blocks until the background sync (if any) is done; its result (OK when there was none).
   rocksdb::IOStatus wait();
 

@@ -101,6 +101,9 @@ struct db_ctx {
 namespace {
 
 constexpr std::string_view marker_name = "JETBROKER_STORE";
+// Written first when a store is created; JETBROKER_STORE takes its place once the new database is
+// durable (see rocksdb_env::open). Alone next to `db/`, it means a creation was cut short.
+constexpr std::string_view creating_name = "JETBROKER_STORE.new";
 constexpr std::string_view marker_text = "jetbroker store format 1\n";
 constexpr std::size_t point_delete_limit = 32;  // above this, removals use DeleteRange
 constexpr std::size_t probe_scan_limit = 256;   // wildcard lookups scan this far before probing subjects
@@ -1020,6 +1023,13 @@ void set_detail(std::string* out, const std::string& msg) {
   if (out) *out = msg;
 }
 
+bool write_marker(const std::filesystem::path& p) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << marker_text;
+  out.flush();
+  return static_cast<bool>(out);
+}
+
 // Checks (or, when it is new or empty, initialises) a store directory. Returns true when the
 // directory had no store yet.
 result<bool> check_dir(const std::filesystem::path& dir, std::string* detail_out) {
@@ -1036,17 +1046,29 @@ result<bool> check_dir(const std::filesystem::path& dir, std::string* detail_out
     set_detail(detail_out, "store path " + dir.string() + " is not a directory");
     return errc::foreign_store;
   }
-  bool has_marker = false, has_db = false;
+  bool has_marker = false, has_db = false, has_creating = false;
   std::vector<std::string> foreign;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const auto n = e.path().filename().string();
     if (n == marker_name) has_marker = true;
+    else if (n == creating_name) has_creating = true;
     else if (n == "db" && e.is_directory()) has_db = true;
     else foreign.push_back(n);
   }
   if (ec) {
     set_detail(detail_out, "cannot list store directory " + dir.string() + ": " + ec.message());
     return errc::io_error;
+  }
+  if (!has_marker && has_creating && foreign.empty()) {
+    // A creation that did not finish (power loss before the new store was durable): the final
+    // marker is written before anything is acknowledged as stored, so there is nothing to lose.
+    logger()->warn("store directory {} holds an unfinished new store; creating it again", dir.string());
+    fs::remove_all(dir / "db", ec);
+    if (ec) {
+      set_detail(detail_out, "cannot remove the unfinished store in " + dir.string() + ": " + ec.message());
+      return errc::io_error;
+    }
+    has_db = false;
   }
   if (!has_marker && (has_db || !foreign.empty())) {
     set_detail(detail_out, "store directory " + dir.string() + " is not empty and is not a jetbroker store (no " +
@@ -1070,17 +1092,13 @@ result<bool> check_dir(const std::filesystem::path& dir, std::string* detail_out
       set_detail(detail_out, "store directory " + dir.string() + " has a marker but its database 'db/' is missing");
       return errc::store_corrupt;
     }
+    if (has_creating) fs::remove(dir / creating_name, ec);  // its removal was not yet on disk
     return false;
   }
-  // Fresh directory: write the marker.
-  {
-    std::ofstream out(marker, std::ios::binary | std::ios::trunc);
-    out << marker_text;
-    out.flush();
-    if (!out) {
-      set_detail(detail_out, "cannot write store marker " + marker.string());
-      return errc::io_error;
-    }
+  // Fresh directory: mark the creation; rocksdb_env::open writes the final marker.
+  if (!write_marker(dir / creating_name)) {
+    set_detail(detail_out, "cannot write store marker " + (dir / creating_name).string());
+    return errc::io_error;
   }
   return true;
 }
@@ -1209,7 +1227,19 @@ result<std::unique_ptr<rocksdb_env>> rocksdb_env::open(const rocksdb_env_options
       }
     });
   }
-  if (*fresh) ctx->fs->sync_in_background(db_path, {opts.dir / marker_name, opts.dir, opts.dir.parent_path()});
+  if (*fresh) {
+    // The new database's files and directories are synced first; only then does JETBROKER_STORE
+    // (synced too) replace JETBROKER_STORE.new, so a store with the final marker is always whole.
+    ctx->fs->sync_in_background(db_path, {opts.dir.parent_path()}, [dir = opts.dir] {
+      const auto marker = dir / marker_name;
+      if (!write_marker(marker)) return rocksdb::IOStatus::IOError("cannot write store marker " + marker.string());
+      auto st = detail::fsync_path(marker);
+      if (st.ok()) st = detail::fsync_path(dir);
+      std::error_code ec;
+      std::filesystem::remove(dir / creating_name, ec);
+      return st;
+    });
+  }
   std::unique_ptr<rocksdb_env> env(new rocksdb_env(std::move(ctx)));
   if (auto r = env->load_catalog(); !r) {
     set_detail(detail_out, "store catalog in " + db_path + " is unreadable: " + r.error().message());

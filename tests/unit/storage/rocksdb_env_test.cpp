@@ -84,10 +84,47 @@ TEST_F(rocksdb_env_test, deferred_consumer_updates_respect_deletes_and_cancel_ou
 }
 
 TEST_F(rocksdb_env_test, fresh_directory_is_initialised) {
+  {
+    auto env = open();
+    ASSERT_TRUE(env);
+    EXPECT_TRUE(fs::is_directory(dir_ / "db"));
+    // A stream's creation is synced, so it waits for the new store to be durable and marked.
+    ASSERT_TRUE((*env)->create_stream("S", storage_type::file, "{}"));
+    EXPECT_TRUE(fs::exists(dir_ / "JETBROKER_STORE"));
+    EXPECT_FALSE(fs::exists(dir_ / "JETBROKER_STORE.new"));
+  }
+  EXPECT_TRUE(fs::exists(dir_ / "JETBROKER_STORE"));
+}
+
+TEST_F(rocksdb_env_test, unfinished_creation_is_created_again) {
+  // What a power loss during a new store's background sync can leave: the creation marker and a
+  // database RocksDB cannot open. Nothing was acknowledged in it, so it is created anew.
+  write_file(dir_ / "JETBROKER_STORE.new", "jetbroker store format 1\n");
+  fs::create_directories(dir_ / "db");
+  write_file(dir_ / "db" / "CURRENT", "not-a-manifest\n");
+  {
+    std::string detail;
+    auto env = open(&detail);
+    ASSERT_TRUE(env) << detail;
+    auto s = (*env)->create_stream("S", storage_type::file, "{}");
+    ASSERT_TRUE(s);
+    ASSERT_TRUE((*s)->append({"a", {}, "x", 1, 0}));
+  }
+  EXPECT_TRUE(fs::exists(dir_ / "JETBROKER_STORE"));
+  EXPECT_FALSE(fs::exists(dir_ / "JETBROKER_STORE.new"));
   auto env = open();
   ASSERT_TRUE(env);
-  EXPECT_TRUE(fs::exists(dir_ / "JETBROKER_STORE"));
-  EXPECT_TRUE(fs::is_directory(dir_ / "db"));
+  EXPECT_EQ((*env)->open_stream("S").value()->state().msgs, 1u);
+}
+
+TEST_F(rocksdb_env_test, database_without_any_marker_is_refused_and_kept) {
+  fs::create_directories(dir_ / "db");
+  write_file(dir_ / "db" / "CURRENT", "someone else's\n");
+  std::string detail;
+  auto env = open(&detail);
+  ASSERT_FALSE(env);
+  EXPECT_EQ(env.error(), errc::foreign_store);
+  EXPECT_TRUE(fs::exists(dir_ / "db" / "CURRENT"));
 }
 
 TEST_F(rocksdb_env_test, foreign_file_in_directory_is_refused) {
