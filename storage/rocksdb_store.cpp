@@ -13,7 +13,10 @@
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
 
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <fstream>
 #include <limits>
@@ -40,44 +43,81 @@ struct db_ctx {
   rocksdb::ColumnFamilyHandle* cons = nullptr;
   rocksdb::WriteOptions wo;       // per the sync policy
   rocksdb::WriteOptions wo_sync;  // catalog changes: always fsynced
-  // Deferred consumer-state writes (see store_env::begin_deferred): the latest operation per key
-  // since the last commit, written as one batch. Only touched from the executor that owns the
-  // consumer stores. A record put and deleted again before the commit (a pending entry whose
-  // message was acked in time) never reaches the database.
+  // Deferred consumer-state writes (see store_env::begin_deferred): the latest operation per
+  // consumer record since the last commit, written as one batch. Only touched from the executor
+  // that owns the consumer stores. A record put and deleted again before the commit (a pending
+  // entry whose message was acked in time) never reaches the database. Records are kept as numbers
+  // in a flat table (no allocation per record, which was the top item of an ack-heavy profile) and
+  // encoded only when committed: key id(8) tag [seq(8)], value up to four u64s (docs/storage.md).
+  struct deferred_key {
+    std::uint64_t cid = 0;
+    std::uint64_t seq = 0;  // 0 for the tag-only 'a' record
+    char tag = 0;
+    bool operator==(const deferred_key&) const = default;
+  };
+  struct deferred_key_hash {
+    std::size_t operator()(const deferred_key& k) const noexcept {
+      return static_cast<std::size_t>((k.cid * 0x9E3779B97F4A7C15ULL) ^ (k.seq * 0xC2B2AE3D27D4EB4FULL) ^
+                                      static_cast<unsigned char>(k.tag));
+    }
+  };
   struct deferred_op {
     bool del = false;
     bool fresh = false;  // a put of a key the database does not hold: a later delete cancels it
-    std::string value;
+    std::uint8_t n = 0;  // number of values
+    std::array<std::uint64_t, 4> v{};
   };
   bool deferring = false;
-  std::unordered_map<std::string, deferred_op> deferred;
-  std::vector<std::pair<std::string, std::string>> deferred_ranges;  // DeleteRange, applied first
+  boost::unordered_flat_map<deferred_key, deferred_op, deferred_key_hash> deferred;
+  std::vector<std::uint64_t> deferred_ranges;  // consumers whose p..r records are range-deleted first
 
-  void defer_put(std::string key, std::string value, bool fresh) {
-    auto [it, added] = deferred.try_emplace(std::move(key));
+  void defer_put(const deferred_key& key, std::initializer_list<std::uint64_t> values, bool fresh) {
+    auto [it, added] = deferred.try_emplace(key);
     // On top of a deferred delete the database may still hold the key: not fresh.
     if (added) it->second.fresh = fresh;
     else if (it->second.del) it->second.fresh = false;
     it->second.del = false;
-    it->second.value = std::move(value);
+    it->second.n = static_cast<std::uint8_t>(values.size());
+    std::copy(values.begin(), values.end(), it->second.v.begin());
   }
-  void defer_delete(std::string key) {
-    auto [it, added] = deferred.try_emplace(std::move(key));
+  void defer_delete(const deferred_key& key) {
+    auto [it, added] = deferred.try_emplace(key);
     if (!added && it->second.fresh && !it->second.del) {
       deferred.erase(it);
       return;
     }
-    it->second = deferred_op{true, false, {}};
+    it->second = deferred_op{true, false, 0, {}};
   }
-  // Drops deferred operations on keys in [lo, hi) (they are superseded by a range delete).
-  void drop_deferred(std::string_view lo, std::string_view hi) {
-    std::erase_if(deferred, [&](const auto& e) { return e.first >= lo && e.first < hi; });
+  // A full rewrite of a consumer's pending and redelivery records: drop what is deferred for them
+  // and delete the range first at the commit.
+  void defer_rewrite(std::uint64_t cid) {
+    boost::unordered::erase_if(deferred, [&](const auto& e) {
+      return e.first.cid == cid && e.first.tag >= 'p' && e.first.tag < 's';
+    });
+    deferred_ranges.push_back(cid);
   }
   // A deleted consumer's deferred updates must not be written after its deletion.
   void drop_consumer_deferred(std::uint64_t cid) {
-    const std::string lo = cdc::id_key(cid), hi = cdc::id_key(cid + 1);
-    drop_deferred(lo, hi);
-    std::erase_if(deferred_ranges, [&](const auto& r) { return r.first >= lo && r.first < hi; });
+    boost::unordered::erase_if(deferred, [&](const auto& e) { return e.first.cid == cid; });
+    std::erase(deferred_ranges, cid);
+  }
+  static std::string_view encode_key(const deferred_key& k, std::array<char, 17>& b) {
+    std::size_t n = 0;
+    const auto put = [&](std::uint64_t x) {
+      for (int i = 7; i >= 0; --i) b[n + static_cast<std::size_t>(i)] = static_cast<char>(x & 0xff), x >>= 8;
+      n += 8;
+    };
+    put(k.cid);
+    b[n++] = k.tag;
+    if (k.tag != 'a') put(k.seq);
+    return {b.data(), n};
+  }
+  static std::string_view encode_value(const deferred_op& op, std::array<char, 32>& b) {
+    for (std::size_t j = 0; j < op.n; ++j) {
+      std::uint64_t x = op.v[j];
+      for (int i = 7; i >= 0; --i) b[j * 8 + static_cast<std::size_t>(i)] = static_cast<char>(x & 0xff), x >>= 8;
+    }
+    return {b.data(), std::size_t{op.n} * 8};
   }
   std::mutex sync_mu;
   std::condition_variable_any sync_cv;
@@ -966,15 +1006,19 @@ class rocksdb_consumer_store final : public detail::consumer_store_base {
   // a fresh key.
   result<void> persist(const detail::consumer_delta& d) override {
     if (ctx_->deferring) {
-      ctx_->defer_put(key('a'), seqs_value(d.delivered, d.ack_floor), false);
-      if (d.del_pending) ctx_->defer_delete(key('p', *d.del_pending));
-      if (d.put_pending)
-        ctx_->defer_put(key('p', d.put_pending->first), pending_value(d.put_pending->second),
-                        !state_.pending.contains(d.put_pending->first));
-      if (d.del_redelivered) ctx_->defer_delete(key('r', *d.del_redelivered));
-      if (d.put_redelivered)
-        ctx_->defer_put(key('r', d.put_redelivered->first), u64_value(d.put_redelivered->second),
-                        !state_.redelivered.contains(d.put_redelivered->first));
+      using dk = detail::db_ctx::deferred_key;
+      ctx_->defer_put(dk{cid_, 0, 'a'}, {d.delivered.consumer, d.delivered.stream, d.ack_floor.consumer, d.ack_floor.stream},
+                      false);
+      if (d.del_pending) ctx_->defer_delete(dk{cid_, *d.del_pending, 'p'});
+      if (d.put_pending) {
+        const auto& [seq, p] = *d.put_pending;
+        ctx_->defer_put(dk{cid_, seq, 'p'}, {p.seq, static_cast<std::uint64_t>(p.ts)}, !state_.pending.contains(seq));
+      }
+      if (d.del_redelivered) ctx_->defer_delete(dk{cid_, *d.del_redelivered, 'r'});
+      if (d.put_redelivered) {
+        const auto& [seq, c] = *d.put_redelivered;
+        ctx_->defer_put(dk{cid_, seq, 'r'}, {c}, !state_.redelivered.contains(seq));
+      }
       return {};
     }
     rocksdb::WriteBatch wb;
@@ -987,11 +1031,12 @@ class rocksdb_consumer_store final : public detail::consumer_store_base {
   }
   result<void> persist_full(const consumer_state& st) override {
     if (ctx_->deferring) {
-      ctx_->drop_deferred(key('p'), key('s'));
-      ctx_->deferred_ranges.emplace_back(key('p'), key('s'));
-      ctx_->defer_put(key('a'), seqs_value(st.delivered, st.ack_floor), false);
-      for (const auto& [s, p] : st.pending) ctx_->defer_put(key('p', s), pending_value(p), true);
-      for (const auto& [s, c] : st.redelivered) ctx_->defer_put(key('r', s), u64_value(c), true);
+      using dk = detail::db_ctx::deferred_key;
+      ctx_->defer_rewrite(cid_);
+      ctx_->defer_put(dk{cid_, 0, 'a'}, {st.delivered.consumer, st.delivered.stream, st.ack_floor.consumer, st.ack_floor.stream},
+                      false);
+      for (const auto& [s, p] : st.pending) ctx_->defer_put(dk{cid_, s, 'p'}, {p.seq, static_cast<std::uint64_t>(p.ts)}, true);
+      for (const auto& [s, c] : st.redelivered) ctx_->defer_put(dk{cid_, s, 'r'}, {c}, true);
       return {};
     }
     rocksdb::WriteBatch wb;
@@ -1503,10 +1548,23 @@ void rocksdb_env::begin_deferred() { ctx_->deferring = true; }
 result<void> rocksdb_env::commit_deferred() {
   if (ctx_->deferred.empty() && ctx_->deferred_ranges.empty()) return {};
   rocksdb::WriteBatch wb;
-  for (const auto& [lo, hi] : ctx_->deferred_ranges) wb.DeleteRange(ctx_->cons, lo, hi);
+  for (const auto cid : ctx_->deferred_ranges) {
+    std::string lo = cdc::id_key(cid), hi = lo;
+    lo.push_back('p');
+    hi.push_back('s');
+    wb.DeleteRange(ctx_->cons, lo, hi);
+  }
+  std::array<char, 17> kb;
+  std::array<char, 32> vb;
   for (const auto& [k, op] : ctx_->deferred) {
-    if (op.del) wb.Delete(ctx_->cons, k);
-    else wb.Put(ctx_->cons, k, op.value);
+    const auto key = detail::db_ctx::encode_key(k, kb);
+    const rocksdb::Slice ks(key.data(), key.size());
+    if (op.del) {
+      wb.Delete(ctx_->cons, ks);
+    } else {
+      const auto v = detail::db_ctx::encode_value(op, vb);
+      wb.Put(ctx_->cons, ks, rocksdb::Slice(v.data(), v.size()));
+    }
   }
   ctx_->deferred.clear();
   ctx_->deferred_ranges.clear();

@@ -389,7 +389,15 @@ void consumer::deliver_loop() {
   if (delivering_) return;
   delivering_ = true;
   const std::int64_t now = steady_ns();
+  // The connections written to are woken every few deliveries, not only when the task ends, so a
+  // long loop (a flow-control window, a pull batch) is written out while the rest is produced.
+  constexpr unsigned kick_every = 32;
+  unsigned since_kick = 0;
   for (;;) {
+    if (++since_kick == kick_every) {
+      since_kick = 0;
+      js_.flush_kicks();
+    }
     if (paused()) break;
     if (cfg_.is_push()) {
       if (!js_.has_interest(cfg_.deliver_subject)) {
