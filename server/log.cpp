@@ -47,6 +47,9 @@ void init(const log_options& o) {
     loggers[i] = std::make_shared<spdlog::logger>(names[i], sink);
     loggers[i]->set_level(level);
     loggers[i]->flush_on(spdlog::level::info);
+    // Registered so that libraries logging by name (storage/logger.hpp) share the sink and format.
+    spdlog::drop(names[i]);
+    spdlog::register_logger(loggers[i]);
   }
 }
 

@@ -94,3 +94,21 @@ def test_name_flag(server_factory, raw):
     srv = server_factory("-n", "itest-name")
     assert raw(srv, connect=False).info["server_name"] == "itest-name"
     assert srv.varz()["server_name"] == "itest-name"
+
+
+def test_foreign_store_refused_in_log_format(tmp_path):
+    # A store directory holding someone else's files: jetbroker refuses it, and every line it
+    # prints on the way out, the storage layer's included, has nats-server's shape
+    # ("[pid] date time [LVL] text"), which log scrapers and harnesses parse.
+    store = tmp_path / "sd"
+    (store / "jetstream" / "$G").mkdir(parents=True)
+    (store / "jetstream" / "$G" / "keep.me").write_text("not ours")
+    r = subprocess.run([binary_for("jetbroker"), "-p", "-1", "-a", "127.0.0.1", "-js", "-sd", str(store)],
+                       capture_output=True, timeout=T)
+    assert r.returncode != 0
+    lines = [l for l in r.stderr.decode().splitlines() if l.strip()]
+    assert any("[FTL]" in l and "is not a jetbroker store" in l for l in lines), lines
+    assert any("[ERR]" in l and "is not a jetbroker store" in l for l in lines), lines
+    shape = re.compile(r"^\[\d+\] \d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{6} \[(TRC|DBG|INF|WRN|ERR|FTL)\] ")
+    assert all(shape.match(l) for l in lines), [l for l in lines if not shape.match(l)]
+    assert (store / "jetstream" / "$G" / "keep.me").read_text() == "not ours"

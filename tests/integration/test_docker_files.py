@@ -260,6 +260,20 @@ def test_runtime_packages_cover_the_binary(stages):
     assert not [w for w in have if w.endswith("-dev")], "no -dev packages in the runtime image"
 
 
+def test_release_binary_needs_only_glibc():
+    """The static build (JB_STATIC_DEPS) loads no shared library but glibc's, which is what lets
+    the runtime image install nothing and keeps the dynamic loader's work at start-up small."""
+    binary = jetbroker_bin()
+    if not binary or not shutil.which("ldd"):
+        pytest.skip("needs the built binary and ldd")
+    if os.environ.get("JB_SANITIZED"):
+        pytest.skip("sanitizer builds link shared libraries on purpose")
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
+    names = [re.split(r"\s", ln.strip())[0] for ln in out.splitlines() if ln.strip()]
+    glibc = re.compile(r"^(linux-vdso\.so\.1|(/\S+/)?ld-linux-x86-64\.so\.2|lib(c|m|pthread|dl|rt)\.so\.\d+)$")
+    assert names and not [n for n in names if not glibc.match(n)], out
+
+
 def _dockerignored(path: str, patterns: list[str]) -> bool:
     """Docker's .dockerignore matching, enough for plain and `**` patterns (last match wins)."""
     parts = path.split("/")
