@@ -9,7 +9,7 @@
 # NATS_BIN (default ~/go/bin/nats), REPS (repetitions per scenario, median reported; default 3),
 # ASYNC_MSGS_SMALL / ASYNC_MSGS_LARGE (async publish, 16 B / 1 KiB), SYNC_MSGS (sync publish),
 # FILL_MSGS (messages of 128 B in the stream the consumers read), KV_MSGS (KV put/get), SKIP_KV=1,
-# RUN_TIMEOUT (seconds per nats bench invocation).
+# SKIP_PUB=1 (consumer and kv groups only), RUN_TIMEOUT (seconds per nats bench invocation).
 #
 # Scenarios (one client each, R1):
 #   publish   `nats bench js pub sync|async` (async: batch 500) into a stream created beforehand with
@@ -18,9 +18,13 @@
 #   fsync     async file publish; jetbroker started with `-c` and `jetstream { store_dir, sync_interval:
 #             always }` (fsync before every ack) against nats-server with its default (fsync every 2 min).
 #   consume   stream pre-filled with FILL_MSGS x 128 B (file storage), then `nats bench js consume`
-#             (durable, callback, explicit acks), `nats bench js fetch` (durable pull, explicit acks) and
-#             `nats bench js ordered` (ephemeral ordered), each reading the whole stream; the durable
+#             (durable pull consumer read with nats.go's Consume callback, explicit acks), `nats bench
+#             js fetch` (durable pull, explicit acks) and `nats bench js ordered` (ephemeral ordered,
+#             pull-based in nats.go's jetstream API), each reading the whole stream; the durable
 #             consumer is deleted between runs.
+#   push      nats bench has no push-consumer mode: bench/kvobj -mode push (nats.go js.Subscribe,
+#             durable push consumer on a deliver subject, explicit acks in the callback), one
+#             subscriber and a deliver group of two, each on a fresh server and stream of FILL_MSGS.
 #   kv        `nats bench kv put` (file bucket, history 1) then `nats bench kv get`, sequential keys.
 # A fresh server (and store dir) is started for every publish run and once per repetition for the
 # consume and kv groups. Servers alternate inside each repetition so drift affects both alike.
@@ -35,6 +39,7 @@ SYNC_MSGS="${SYNC_MSGS:-20000}"
 FILL_MSGS="${FILL_MSGS:-200000}"
 KV_MSGS="${KV_MSGS:-10000}"
 SKIP_KV="${SKIP_KV:-0}"
+SKIP_PUB="${SKIP_PUB:-0}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-60}"
 
 bench_init js_bench "$NATS_BIN"
@@ -101,6 +106,28 @@ consume_once() {
   echo "$c $f $o"
 }
 
+# push_once <bin>: prints "<push> <push, deliver group of 2>" (msgs/s). nats bench has no push
+# consumer mode any more, so bench/kvobj (nats.go v1.55.0, js.Subscribe / js.QueueSubscribe) fills
+# a fresh file stream with FILL_MSGS x 128 B and reads it through a durable push consumer,
+# acking every message in the callback; it fails unless every sequence arrived exactly once and
+# the ack floor reached the end.
+push_once() {
+  local bin="$1" out=() m rate
+  for m in 1 2; do
+    start_server "$bin"
+    if timeout "$RUN_TIMEOUT" "$PUSH_CLIENT" -mode push -url "nats://127.0.0.1:$PORT" -keys "$FILL_MSGS" -size 128 \
+      -members "$m" -timeout "${RUN_TIMEOUT}s" >"$WORK/push.$m.out" 2>"$WORK/push.$m.err"; then
+      rate="$(awk '$1 == "RESULT" { printf "%.0f", $3 / $5 }' "$WORK/push.$m.out")"
+    else
+      echo "  $(basename "$bin") push x$m failed: $(head -c 300 "$WORK/push.$m.err")" >&2
+      rate=NaN
+    fi
+    stop_server
+    out+=("${rate:-NaN}")
+  done
+  echo "${out[*]}"
+}
+
 # kv_once <bin>: prints "<put> <get>"
 kv_once() {
   local bin="$1" p g
@@ -129,6 +156,10 @@ FSYNC_SCENARIOS=("async file 16 $ASYNC_MSGS_SMALL" "async file 1024 $ASYNC_MSGS_
 declare -A RES
 start=$(date +%s)
 
+[[ "$SKIP_PUB" == 1 ]] && PUB_SCENARIOS=() && FSYNC_SCENARIOS=()
+echo "building bench/kvobj (push consumer client) ..." >&2
+(cd "$ROOT/bench/kvobj" && GOFLAGS=-buildvcs=false go build -o "$WORK/kvobj" .)
+PUSH_CLIENT="$WORK/kvobj"
 for sc in "${PUB_SCENARIOS[@]}"; do
   read -r mode storage size msgs <<<"$sc"
   key="pub.$mode.$storage.$size"
@@ -154,14 +185,17 @@ for sc in "${FSYNC_SCENARIOS[@]}"; do
   echo "done: fsync always vs default, $size B ($(($(date +%s) - start)) s)" >&2
 done
 
-for kind in jetbroker nats-server; do : >"$WORK/$kind.consume"; : >"$WORK/$kind.kv"; done
+for kind in jetbroker nats-server; do : >"$WORK/$kind.consume"; : >"$WORK/$kind.push"; : >"$WORK/$kind.kv"; done
 for ((r = 0; r < REPS; r++)); do
   for kind in jetbroker nats-server; do consume_once "$(binof $kind)" >>"$WORK/$kind.consume"; done
+  for kind in jetbroker nats-server; do push_once "$(binof $kind)" >>"$WORK/$kind.push"; done
 done
 for kind in jetbroker nats-server; do
   RES[$kind.consume]="$(awk '{print $1}' "$WORK/$kind.consume" | median)"
   RES[$kind.fetch]="$(awk '{print $2}' "$WORK/$kind.consume" | median)"
   RES[$kind.ordered]="$(awk '{print $3}' "$WORK/$kind.consume" | median)"
+  RES[$kind.push]="$(awk '{print $1}' "$WORK/$kind.push" | median)"
+  RES[$kind.pushq]="$(awk '{print $2}' "$WORK/$kind.push" | median)"
 done
 echo "done: consumers ($(($(date +%s) - start)) s)" >&2
 
@@ -191,8 +225,10 @@ echo
 echo "JetStream, $(date -u +%Y-%m-%d), $(nproc) cores ($(uname -m)), $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$JB_VER | $NS_VER | nats CLI $CLI_VER | median of $REPS runs, msgs/s, 1 client, R1"
 echo
+if ((${#PUB_SCENARIOS[@]})); then
 echo "| Publish | Msgs | jetbroker | nats-server | ratio | goal | |"
 echo "|---|---:|---:|---:|---:|---:|---|"
+fi
 for sc in "${PUB_SCENARIOS[@]}"; do
   read -r mode storage size msgs <<<"$sc"
   key="pub.$mode.$storage.$size"
@@ -201,9 +237,11 @@ for sc in "${PUB_SCENARIOS[@]}"; do
   label="$mode"; [[ $mode == async ]] && label="async (batch 500)"
   row "$label, $storage, $(sz "$size")" "$msgs" "${RES[jetbroker.$key]}" "${RES[nats-server.$key]}" "$goal"
 done
+if ((${#FSYNC_SCENARIOS[@]})); then
 echo
 echo "| Async file publish, fsync | Msgs | jetbroker sync_interval always | nats-server default (no fsync) | ratio | goal | |"
 echo "|---|---:|---:|---:|---:|---:|---|"
+fi
 for sc in "${FSYNC_SCENARIOS[@]}"; do
   read -r mode storage size msgs <<<"$sc"
   row "async (batch 500), file, $(sz "$size")" "$msgs" "${RES[jetbroker.fsync.$size]}" "${RES[nats-server.fsync.$size]}" 1.0
@@ -211,9 +249,11 @@ done
 echo
 echo "| Consume (file, 128 B, pre-filled) | Msgs | jetbroker | nats-server | ratio | goal | |"
 echo "|---|---:|---:|---:|---:|---:|---|"
-row "consume (durable push, callback, explicit ack)" "$FILL_MSGS" "${RES[jetbroker.consume]}" "${RES[nats-server.consume]}" 1.5
+row "consume (durable pull, \`Consume\` callback, explicit ack)" "$FILL_MSGS" "${RES[jetbroker.consume]}" "${RES[nats-server.consume]}" 1.5
 row "fetch (durable pull, batch 500, explicit ack)" "$FILL_MSGS" "${RES[jetbroker.fetch]}" "${RES[nats-server.fetch]}" 1.5
-row "ordered (ephemeral ordered consumer)" "$FILL_MSGS" "${RES[jetbroker.ordered]}" "${RES[nats-server.ordered]}" 1.5
+row "ordered (ephemeral ordered consumer, pull)" "$FILL_MSGS" "${RES[jetbroker.ordered]}" "${RES[nats-server.ordered]}" 1.5
+row "push (durable, deliver subject, callback, explicit ack; bench/kvobj)" "$FILL_MSGS" "${RES[jetbroker.push]}" "${RES[nats-server.push]}" 1.5
+row "push, deliver group of 2 (bench/kvobj)" "$FILL_MSGS" "${RES[jetbroker.pushq]}" "${RES[nats-server.pushq]}" 1.5
 if [[ "$SKIP_KV" != 1 ]]; then
   echo
   echo "| KV (file, 128 B, 1 client) | Ops | jetbroker | nats-server | ratio | goal | |"

@@ -10,7 +10,9 @@
 # repetitions, median; default 3), CLIENTS (client counts, default "2000 10000").
 #
 # Start-up: exec to the first PONG. bench/probe.py picks a free port, execs `<bin> -p PORT -m -1 -a
-# 127.0.0.1 [-js -sd <fresh dir>]`, retries TCP connect every 2 ms, sends CONNECT + PING, reads PONG.
+# 127.0.0.1 [-js -sd <fresh dir>]`, retries TCP connect every 0.2 ms, sends CONNECT + PING, reads PONG.
+# The harness floor: bench/floor_server.c (listen, INFO, PONG; nothing else), compiled with cc and
+# timed the same way, is what a server that costs nothing would measure.
 # Memory: VmRSS from /proc/<pid>/status. "idle" is 1 s after the first PONG (probe connection closed).
 # Then the probe opens raw TCP connections (CONNECT + PING, wait for PONG, then stay idle), in batches
 # of 500, up to each count in CLIENTS, waits 2 s and reads VmRSS again. Per-connection memory =
@@ -42,6 +44,10 @@ for kind in jetbroker nats-server; do
   RES[$kind.su]="$("${H[@]}" startup "$(binof $kind)" "$STARTS" plain)"
   RES[$kind.sujs]="$("${H[@]}" startup "$(binof $kind)" "$STARTS" js)"
 done
+FLOOR=n/a
+if cc -O2 -o "$WORK/floor_server" "$ROOT/bench/floor_server.c" 2>/dev/null; then
+  FLOOR="$("${H[@]}" startup "$WORK/floor_server" "$STARTS" plain)"
+fi
 echo "done: start-up ($(($(date +%s) - start)) s)" >&2
 
 for kind in jetbroker nats-server; do : >"$WORK/$kind.mem"; done
@@ -73,6 +79,11 @@ echo "| Measure | jetbroker | nats-server | ratio | goal | |"
 echo "|---|---:|---:|---:|---:|---|"
 r="$(ratio "$(jb su)" "$(ns su)")"
 echo "| start-up, exec to first PONG (ms) | $(jb su) | $(ns su) | $r | ≤ 0.20 | $(verdict_le "$r" 0.20) |"
+echo "| harness floor: bench/floor_server.c, exec to first PONG (ms) | $FLOOR | $FLOOR | – | – | – |"
+if [[ "$FLOOR" != n/a ]]; then
+  r="$(awk -v j="$(jb su)" -v n="$(ns su)" -v f="$FLOOR" 'BEGIN { if (n - f > 0) printf "%.2f", (j - f) / (n - f); else print "n/a" }')"
+  echo "| start-up above the floor (ms) | $(awk -v j="$(jb su)" -v f="$FLOOR" 'BEGIN { printf "%.1f", j - f }') | $(awk -v n="$(ns su)" -v f="$FLOOR" 'BEGIN { printf "%.1f", n - f }') | $r | ≤ 0.20 | $(verdict_le "$r" 0.20) |"
+fi
 r="$(ratio "$(jb sujs)" "$(ns sujs)")"
 echo "| start-up with \`-js\`, empty store (ms) | $(jb sujs) | $(ns sujs) | $r | ≤ 0.20 | $(verdict_le "$r" 0.20) |"
 r="$(ratio "$(jb idle)" "$(ns idle)")"

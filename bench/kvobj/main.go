@@ -19,6 +19,11 @@
 //	       the watcher's last entry ("watch_live"), checking every key, value and revision order
 //	obj    object store (file, default chunk size 128 KiB), put one object of -objsize random
 //	       bytes ("objput"), then get it back ("objget") and compare its SHA-256
+//	push   stream "benchpush" (file) filled with -keys messages of -size bytes (untimed), then a
+//	       durable push consumer (deliver subject, explicit acks, nats.go's js.Subscribe /
+//	       js.QueueSubscribe with -members subscribers in one deliver group) read whole, every
+//	       message acked in the callback ("push"); checks that every sequence arrived exactly once
+//	       and that the consumer's ack floor reaches the end
 package main
 
 import (
@@ -43,7 +48,8 @@ import (
 
 var (
 	url     = flag.String("url", nats.DefaultURL, "server URL")
-	mode    = flag.String("mode", "", "kv | watch | live | obj")
+	mode    = flag.String("mode", "", "kv | watch | live | obj | push")
+	members = flag.Int("members", 1, "push subscribers (more than one: a deliver group)")
 	pid     = flag.Int("pid", 0, "server pid whose CPU time is reported (0: none)")
 	keys    = flag.Int("keys", 20000, "keys (kv, watch, live)")
 	size    = flag.Int("size", 128, "value size in bytes (kv, watch, live)")
@@ -367,6 +373,89 @@ func runObj(ctx context.Context) {
 	}
 }
 
+func runPush(ctx context.Context) {
+	nc, js := connect("push")
+	defer nc.Close()
+	_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "benchpush", Subjects: []string{"bench.push"},
+		Storage: jetstream.FileStorage})
+	check(err, "create stream")
+	payload := bytes.Repeat([]byte{'p'}, *size)
+	for i := 0; i < *keys; i++ {
+		_, err := js.PublishAsync("bench.push", payload)
+		check(err, "publish async")
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		fail("fill not acknowledged (%v)", context.Cause(ctx))
+	}
+	if n := pubFailed.Load(); n > 0 {
+		fail("%d async publishes failed", n)
+	}
+
+	legacy, err := nc.JetStream()
+	check(err, "legacy jetstream context")
+	seen := make([]atomic.Bool, *keys+1)
+	var got, dup atomic.Int64
+	done := make(chan struct{})
+	handler := func(m *nats.Msg) {
+		md, err := m.Metadata()
+		if err != nil || md.Sequence.Stream == 0 || md.Sequence.Stream > uint64(*keys) || len(m.Data) != *size {
+			stop(fmt.Errorf("unexpected message %q (metadata %v)", m.Subject, err))
+			return
+		}
+		if seen[md.Sequence.Stream].Swap(true) {
+			dup.Add(1)
+		}
+		if err := m.Ack(); err != nil {
+			stop(fmt.Errorf("ack: %w", err))
+			return
+		}
+		if got.Add(1) == int64(*keys) {
+			close(done)
+		}
+	}
+	opts := []nats.SubOpt{nats.Durable("push"), nats.ManualAck(), nats.AckExplicit(), nats.DeliverAll(), nats.BindStream("benchpush")}
+	p := begin("push")
+	var subs []*nats.Subscription
+	for i := 0; i < *members; i++ {
+		var sub *nats.Subscription
+		if *members == 1 {
+			sub, err = legacy.Subscribe("bench.push", handler, opts...)
+		} else {
+			sub, err = legacy.QueueSubscribe("bench.push", "group", handler, opts...)
+		}
+		check(err, "subscribe")
+		check(sub.SetPendingLimits(-1, -1), "pending limits")
+		subs = append(subs, sub)
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		fail("push consumer: %v after %d of %d messages", context.Cause(ctx), got.Load(), *keys)
+	}
+	p.end(*keys, *keys**size)
+	if d := dup.Load(); d > 0 {
+		fail("%d messages delivered more than once", d)
+	}
+	// Every ack was sent; the consumer's ack floor must reach the end of the stream.
+	for {
+		ci, err := legacy.ConsumerInfo("benchpush", "push")
+		check(err, "consumer info")
+		if ci.AckFloor.Stream == uint64(*keys) && ci.NumAckPending == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			fail("ack floor %d of %d, %d pending (%v)", ci.AckFloor.Stream, *keys, ci.NumAckPending, context.Cause(ctx))
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	for _, s := range subs {
+		_ = s.Unsubscribe()
+	}
+}
+
 func main() {
 	flag.Parse()
 	deadline, cancel := context.WithTimeoutCause(context.Background(), *timeout,
@@ -384,7 +473,9 @@ func main() {
 		runLive(ctx)
 	case "obj":
 		runObj(ctx)
+	case "push":
+		runPush(ctx)
 	default:
-		fail("unknown -mode (kv | watch | live | obj)")
+		fail("unknown -mode (kv | watch | live | obj | push)")
 	}
 }

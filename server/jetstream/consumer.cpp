@@ -225,17 +225,12 @@ std::int64_t consumer::ack_deadline(std::uint64_t dc) const {
 }
 
 void consumer::set_deadline(std::uint64_t sseq, std::int64_t deadline) {
-  clear_deadline(sseq);
-  deadlines_.emplace(deadline, sseq);
-  deadline_of_[sseq] = deadline;
+  deadlines_.set(sseq, deadline);
   if (timer_at_ == 0 || deadline < timer_at_) schedule_timer();
 }
 
 void consumer::clear_deadline(std::uint64_t sseq) {
-  auto it = deadline_of_.find(sseq);
-  if (it == deadline_of_.end()) return;
-  deadlines_.erase({it->second, sseq});
-  deadline_of_.erase(it);
+  deadlines_.clear(sseq);
 }
 
 std::optional<consumer::next_msg> consumer::next_message() {
@@ -571,7 +566,7 @@ void consumer::schedule_timer() {
   auto consider = [&](std::int64_t t) {
     if (t > 0 && (next == 0 || t < next)) next = t;
   };
-  if (!deadlines_.empty()) consider(deadlines_.begin()->first);
+  if (auto d = deadlines_.earliest()) consider(*d);
   for (const auto& r : waiting_) {
     consider(r.expires_at);
     if (r.heartbeat > 0) consider(r.next_heartbeat);
@@ -597,18 +592,15 @@ void consumer::schedule_timer() {
 }
 
 void consumer::expire_acks(std::int64_t now) {
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-    auto sseq = deadlines_.begin()->second;
-    deadlines_.erase(deadlines_.begin());
-    deadline_of_.erase(sseq);
+  deadlines_.expire(now, [&](std::uint64_t sseq) {
     const auto& st = store_->state();
     auto pit = st.pending.find(sseq);
-    if (pit == st.pending.end()) continue;
+    if (pit == st.pending.end()) return;
     std::uint64_t dc = 1;
     if (auto it = st.redelivered.find(sseq); it != st.redelivered.end()) dc = it->second + 1;
-    if (out_of_deliveries(sseq, dc, pit->second.seq)) continue;
+    if (out_of_deliveries(sseq, dc, pit->second.seq)) return;
     redeliver_.insert(sseq);
-  }
+  });
 }
 
 bool consumer::out_of_deliveries(std::uint64_t sseq, std::uint64_t dc, std::uint64_t dseq) {

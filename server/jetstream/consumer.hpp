@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/object.hpp>
 
+#include "server/jetstream/deadline_queue.hpp"
 #include "server/jetstream/jetstream.hpp"
 #include "server/jetstream/pull_priority.hpp"
 #include "storage/consumer_store.hpp"
@@ -135,8 +136,7 @@ class consumer {
   std::size_t lps_pos_ = 0;
   std::uint64_t lps_removals_ = 0;
   std::set<std::uint64_t> redeliver_;  // due for redelivery, served before new messages
-  std::set<std::pair<std::int64_t, std::uint64_t>> deadlines_;  // (steady ns, stream seq)
-  std::map<std::uint64_t, std::int64_t> deadline_of_;
+  deadline_queue deadlines_;  // ack deadlines (steady ns) of pending stream sequences
   std::uint64_t num_pending_cache_ = 0;
   bool num_pending_valid_ = false;
   bool delivering_ = false;
