@@ -215,13 +215,13 @@ void consumer::on_interest(std::string_view subject) {
   }
 }
 
-std::int64_t consumer::ack_deadline(std::uint64_t dc) const {
+std::int64_t consumer::ack_deadline(std::uint64_t dc, std::int64_t now) const {
   std::int64_t wait = cfg_.ack_wait;
   if (!cfg_.backoff.empty()) {
     std::size_t i = dc == 0 ? 0 : std::min<std::size_t>(dc - 1, cfg_.backoff.size() - 1);
     wait = cfg_.backoff[i];
   }
-  return steady_ns() + wait;
+  return (now != 0 ? now : steady_ns()) + wait;
 }
 
 void consumer::set_deadline(std::uint64_t sseq, std::int64_t deadline) {
@@ -336,11 +336,20 @@ void consumer::deliver(const next_msg& n, const std::string& route_subject) {
   const std::uint64_t pending = pending_count();
   std::string reply;
   {
-    reply.reserve(64);
-    reply.append("$JS.ACK.").append(stream_.config().name).append(".").append(cfg_.name).append(".");
-    reply.append(std::to_string(n.dc)).append(".").append(std::to_string(sseq)).append(".");
-    reply.append(std::to_string(dseq)).append(".").append(std::to_string(n.msg.ts)).append(".");
-    reply.append(std::to_string(pending));
+    const auto& sname = stream_.config().name;
+    reply.reserve(8 + sname.size() + cfg_.name.size() + 2 + 5 * 21);
+    const auto num = [&reply](auto v, bool dot) {
+      char b[24];
+      auto [p, ec] = std::to_chars(b, b + sizeof b, v);
+      reply.append(b, p);
+      if (dot) reply.push_back('.');
+    };
+    reply.append("$JS.ACK.").append(sname).append(".").append(cfg_.name).append(".");
+    num(n.dc, true);
+    num(sseq, true);
+    num(dseq, true);
+    num(n.msg.ts, true);
+    num(pending, false);
   }
   std::string_view hdr = n.msg.hdr;
   std::string_view data = n.msg.data;
@@ -363,8 +372,9 @@ void consumer::deliver(const next_msg& n, const std::string& route_subject) {
   const bool track = cfg_.ack != ack_policy::none;
   storage::ignore_result(store_->update_delivered(dseq, sseq, n.dc, now_wall,
                                                   track ? storage::track_pending::yes : storage::track_pending::no));
-  if (track) set_deadline(sseq, ack_deadline(n.dc));
-  last_delivery_ = steady_ns();
+  const std::int64_t now = steady_ns();
+  if (track) set_deadline(sseq, ack_deadline(n.dc, now));
+  last_delivery_ = now;
   fc_bytes_ += static_cast<std::int64_t>(hdr.size() + data.size());
 }
 

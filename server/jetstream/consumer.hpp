@@ -107,7 +107,7 @@ class consumer {
   void ack_all_upto(std::uint64_t sseq);
   void set_deadline(std::uint64_t sseq, std::int64_t deadline);
   void clear_deadline(std::uint64_t sseq);
-  std::int64_t ack_deadline(std::uint64_t dc) const;
+  std::int64_t ack_deadline(std::uint64_t dc, std::int64_t now = 0) const;  // now: steady ns, 0 to read the clock
   void position_at_start();
   void check_inactivity(std::int64_t now);
 
