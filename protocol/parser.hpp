@@ -49,6 +49,9 @@ struct parse_result {
 };
 
 // Each callback returns true to continue parsing, false to stop (e.g. the connection closes).
+// A handler may also have `void trace_in(std::string_view line)`: it is called with every complete
+// operation's control line, as received and without its CRLF, just before the operation's callback
+// (protocol tracing, -V); the handler decides whether tracing is on.
 template <class H>
 concept parse_handler = requires(H& h, const pub_op& p, const sub_op& s, const unsub_op& u,
                                  const connect_op& c, const info_op& i, const err_op& e) {
@@ -132,6 +135,9 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
 
     const char c0 = upper(line[0]);
     bool go = true;
+    const auto trace = [&h, line] {
+      if constexpr (requires { h.trace_in(line); }) h.trace_in(line);
+    };
     std::string_view a[5];
     switch (c0) {
       case 'P': {
@@ -151,12 +157,15 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
           if (base[total - 2] != '\r' || base[total - 1] != '\n')
             return {parse_status::error, pos, errc::unknown_operation};
           op.payload = std::string_view(base + after_line, static_cast<std::size_t>(size));
+          trace();
           go = h.on_pub(op);
           pos += total;
         } else if (starts_with_verb(line, "PING")) {
+          trace();
           go = h.on_ping();
           pos += after_line;
         } else if (starts_with_verb(line, "PONG")) {
+          trace();
           go = h.on_pong();
           pos += after_line;
         } else {
@@ -184,6 +193,7 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
             return {parse_status::error, pos, errc::unknown_operation};
           op.headers = std::string_view(base + after_line, static_cast<std::size_t>(hsize));
           op.payload = std::string_view(base + after_line + hsize, static_cast<std::size_t>(tsize - hsize));
+          trace();
           go = h.on_pub(op);
           pos += total;
         } else {
@@ -198,6 +208,7 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
           if (k == 2) { op.subject = a[0]; op.sid = a[1]; }
           else if (k == 3) { op.subject = a[0]; op.queue = a[1]; op.sid = a[2]; }
           else return {parse_status::error, pos, errc::bad_sub_args};
+          trace();
           go = h.on_sub(op);
           pos += after_line;
         } else {
@@ -218,6 +229,7 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
               return {parse_status::error, pos, errc::bad_unsub_args};
             op.max = m > 0 ? static_cast<std::uint64_t>(m) : 0;
           } else return {parse_status::error, pos, errc::bad_unsub_args};
+          trace();
           go = h.on_unsub(op);
           pos += after_line;
         } else {
@@ -231,6 +243,7 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
           std::size_t i = 0;
           while (i < rest.size() && is_sep(rest[i])) ++i;
           if (i == rest.size()) return {parse_status::error, pos, errc::unknown_operation};
+          trace();
           go = h.on_connect(connect_op{rest.substr(i)});
           pos += after_line;
         } else {
@@ -243,6 +256,7 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
           std::string_view rest = line.substr(4);
           std::size_t i = 0;
           while (i < rest.size() && is_sep(rest[i])) ++i;
+          trace();
           go = h.on_info(info_op{rest.substr(i)});
           pos += after_line;
         } else {
@@ -252,6 +266,7 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
       }
       case '+': {
         if (starts_with_verb(line, "+OK")) {
+          trace();
           go = h.on_ok();
           pos += after_line;
         } else {
@@ -264,6 +279,7 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
           std::string_view rest = line.substr(5);
           std::size_t i = 0;
           while (i < rest.size() && is_sep(rest[i])) ++i;
+          trace();
           go = h.on_err(err_op{rest.substr(i)});
           pos += after_line;
         } else {

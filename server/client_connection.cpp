@@ -433,6 +433,19 @@ awaitable<void> client_connection::liveness_loop(std::shared_ptr<client_connecti
 }
 
 void client_connection::send(std::string_view bytes) {
+  if (log::tracing()) [[unlikely]] {
+    // nats-server traces what it sends but INFO: [PONG], [PING], [OK], [-ERR text] (unquoted).
+    std::string_view line = bytes.substr(0, bytes.find("\r\n"));
+    if (line == "+OK") {
+      trace_line("->> [", "OK", "]");
+    } else if (line.starts_with("-ERR ")) {
+      std::string_view text = line.substr(5);
+      if (text.size() >= 2 && text.front() == '\'' && text.back() == '\'') text = text.substr(1, text.size() - 2);
+      trace_line("->> [-ERR ", text, "]");
+    } else if (!line.starts_with("INFO")) {
+      trace_line("->> [", line, "]");
+    }
+  }
   bool wake = false;
   {
     std::lock_guard lk(out_mu_);
@@ -448,7 +461,7 @@ void client_connection::send(std::string_view bytes) {
 
 bool client_connection::deliver(subscription& sub, const message_view& m) {
   const std::size_t sz = m.headers.size() + m.payload.size();
-  std::lock_guard lk(out_mu_);
+  std::unique_lock lk(out_mu_);
   if (closing_ || drop_output_) return false;
   if (static_cast<std::int64_t>(out_.size() + in_flight_ + sz) > srv_.opts().max_pending) {
     // Slow consumer: nats-server closes without -ERR and counts it.
@@ -481,11 +494,38 @@ bool client_connection::deliver(subscription& sub, const message_view& m) {
     std::int64_t wait = 2'000'000 + 3'000'000 * (pending - half) / std::max<std::int64_t>(half, 1);
     if (wait > tl_stall_ns) tl_stall_ns = wait;
   }
+  bool wake = false;
   if (writer_idle_) {
     writer_idle_ = false;
-    return true;
+    wake = true;
   }
-  return false;
+  if (log::tracing()) [[unlikely]] {
+    lk.unlock();
+    trace_delivery(sub, m);
+  }
+  return wake;
+}
+
+void client_connection::trace_line(std::string_view a, std::string_view b, std::string_view c) const {
+  std::string prefix;
+  {
+    std::lock_guard lk(info_mu_);
+    prefix = log_prefix_;
+  }
+  log::client().trace("{} - {}{}{}", prefix, a, b, c);
+}
+
+// nats-server's outbound trace: the MSG/HMSG line as sent, then the payload.
+void client_connection::trace_delivery(const subscription& sub, const message_view& m) const {
+  const bool hmsg = !m.headers.empty() && headers_;  // as protocol::append_delivery writes it
+  const std::string_view hdr = hmsg ? m.headers : std::string_view{};
+  std::string op = hmsg ? "HMSG " : "MSG ";
+  op.append(m.subject).append(" ").append(sub.sid).append(" ");
+  if (!m.reply.empty()) op.append(m.reply).append(" ");
+  if (hmsg) op.append(std::to_string(hdr.size())).append(" ");
+  op.append(std::to_string(hdr.size() + m.payload.size()));
+  trace_line("->> [", op, "]");
+  trace_line("->> MSG_PAYLOAD: ", log::quote_payload(hdr, m.payload), "");
 }
 
 void client_connection::kick() {
@@ -554,6 +594,7 @@ void client_connection::close_on_strand(close_reason reason, const std::string& 
 void client_connection::log_error(std::string_view text) { log::client().error("{} - {}", log_prefix_, text); }
 
 void client_connection::drop_sub(const std::shared_ptr<subscription>& sub) {
+  if (log::tracing()) [[unlikely]] trace_line("<-> [DELSUB ", sub->sid, "]");
   sub->closed.store(true, std::memory_order_relaxed);
   sub->home->subs().remove(sub);
   for (const auto& sh : sub->shadows) {
@@ -630,6 +671,7 @@ bool client_connection::check_auth_before_op() {
 }
 
 bool client_connection::on_pub(const protocol::pub_op& op) {
+  if (log::tracing()) [[unlikely]] trace_line("<<- MSG_PAYLOAD: ", log::quote_payload(op.headers, op.payload), "");
   if (!check_auth_before_op()) return false;
   if (op.has_headers && !headers_) {
     log_error("message headers not supported");
@@ -818,8 +860,11 @@ bool client_connection::on_connect(const protocol::connect_op& op) {
       if (part == &version_) tag += 'v';
       tag += *part;
     }
-    if (!tag.empty()) log_prefix_ += " - " + quoted(tag);
-    if (!id->log_tag.empty()) log_prefix_ += " - " + id->log_tag;
+    {
+      std::lock_guard lk(info_mu_);  // trace_line reads it from delivering threads
+      if (!tag.empty()) log_prefix_ += " - " + quoted(tag);
+      if (!id->log_tag.empty()) log_prefix_ += " - " + id->log_tag;
+    }
     {
       std::lock_guard lk(out_mu_);
       track_replies_ = perms_ && perms_->responses();

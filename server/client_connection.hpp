@@ -20,6 +20,7 @@
 #include "protocol/ops.hpp"
 #include "protocol/parser.hpp"
 #include "server/auth.hpp"
+#include "server/log.hpp"
 #include "server/out_buffer.hpp"
 #include "server/subscription.hpp"
 #include "server/transport.hpp"
@@ -109,6 +110,10 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   bool on_info(const protocol::info_op&) { return true; }
   bool on_ok() { return true; }
   bool on_err(const protocol::err_op& op);
+  // Protocol tracing (-V): `<<- [<control line>]` for every operation the client sends.
+  void trace_in(std::string_view line) {
+    if (log::tracing()) [[unlikely]] trace_line("<<- [", line, "]");
+  }
 
  private:
   void run_loops();
@@ -122,6 +127,9 @@ class client_connection final : public subscriber, public std::enable_shared_fro
 
   void close_on_strand(close_reason reason, const std::string& err_text);
   void send(std::string_view bytes);  // strand: queue protocol bytes for this client
+  // One trace line `<prefix> - <a><b><c>` (any thread: the prefix is read under info_mu_).
+  void trace_line(std::string_view a, std::string_view b, std::string_view c) const;
+  void trace_delivery(const subscription& sub, const message_view& m) const;
   void route(const message_view& m);
   void flush_kicks();
   void remove_all_subs();

@@ -1,8 +1,10 @@
 #pragma once
 // Logging in nats-server's line shape: `[pid] YYYY/MM/DD HH:MM:SS.micro [INF] message`.
 // One spdlog logger per subsystem, all writing to the same sink (stderr or a file).
+#include <atomic>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <spdlog/spdlog.h>
 
@@ -27,5 +29,14 @@ spdlog::logger& monitor();
 
 // The fatal line ([FTL]) that harnesses look for, then flush.
 void fatal(const std::string& msg);
+
+// Protocol tracing (-V): was init() called with trace on? A relaxed load, cheap enough for the
+// per-message paths that check it.
+extern std::atomic<bool> tracing_on;
+inline bool tracing() noexcept { return tracing_on.load(std::memory_order_relaxed); }
+// A payload as nats-server's trace lines show it (`MSG_PAYLOAD: ["..."]`): a double-quoted string
+// with Go's escapes (\", \\, \n, \r, \t, \a, \b, \f, \v, \xNN for other control bytes and for
+// bytes that are not valid UTF-8).
+std::string quote_payload(std::string_view headers, std::string_view payload);
 
 }  // namespace jb::log
