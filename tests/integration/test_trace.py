@@ -7,11 +7,10 @@ Go's string escapes, `<-> [DELSUB sid]` when a closing connection drops its subs
 """
 
 import re
-import socket
 
 import pytest
 
-from conftest import IO_TIMEOUT, binary_for
+from conftest import binary_for
 
 PREFIX = re.compile(r"^\[\d+\] \d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{6} \[TRC\] ")
 CLIENT = re.compile(r"127\.0\.0\.1:\d+ - cid:\d+")
@@ -22,27 +21,13 @@ CONNECT = b'CONNECT {"verbose":false,"pedantic":false,"name":"tr","lang":"python
 ODD = b'a"b\\c\td\x01e\xc3\xa9f\x80g'
 
 
-def _read_until(s: socket.socket, token: bytes) -> bytes:
-    s.settimeout(IO_TIMEOUT)
-    buf = b""
-    while token not in buf:
-        chunk = s.recv(65536)
-        assert chunk, f"closed before {token!r}: {buf!r}"
-        buf += chunk
-    return buf
-
-
-def _session(port: int) -> None:
-    s = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT)
-    _read_until(s, b"\r\n")  # INFO
-    s.sendall(CONNECT + b"PING\r\n")
-    _read_until(s, b"PONG\r\n")
-    s.sendall(b"SUB foo  1\r\nSUB bar q 2\r\nPUB foo rep 5\r\nhello\r\n"
-              b"HPUB foo 12 17\r\nNATS/1.0\r\n\r\nworld\r\nUNSUB 2\r\nPING\r\n")
-    _read_until(s, b"PONG\r\n")
-    s.sendall(b"PUB foo %d\r\n%s\r\nPING\r\n" % (len(ODD), ODD))
-    _read_until(s, b"PONG\r\n")
-    s.close()
+def _session(srv, raw) -> None:
+    c = raw(srv, connect=False)
+    c.send(CONNECT + b"PING\r\n").expect(b"PONG\r\n")
+    c.send(b"SUB foo  1\r\nSUB bar q 2\r\nPUB foo rep 5\r\nhello\r\n"
+           b"HPUB foo 12 17\r\nNATS/1.0\r\n\r\nworld\r\nUNSUB 2\r\nPING\r\n").expect(b"PONG\r\n")
+    c.send(b"PUB foo %d\r\n%s\r\nPING\r\n" % (len(ODD), ODD)).expect(b"PONG\r\n")
+    c.close()
 
 
 def _trace(srv) -> list[str]:
@@ -51,13 +36,13 @@ def _trace(srv) -> list[str]:
     return [CLIENT.sub("CLIENT", l) for l in lines]
 
 
-def test_trace_lines_match_nats_server(make_server):
+def test_trace_lines_match_nats_server(make_server, raw):
     if binary_for("nats-server") is None or binary_for("jetbroker") is None:
         pytest.skip("needs both servers")
     got = {}
     for kind in ("nats-server", "jetbroker"):
         srv = make_server(kind, "-V")
-        _session(srv.port)
+        _session(srv, raw)
         got[kind] = _trace(srv)
     ns, jb = got["nats-server"], got["jetbroker"]
     assert ns == jb, "\n".join(["nats-server:", *ns, "jetbroker:", *jb])
@@ -69,8 +54,8 @@ def test_trace_lines_match_nats_server(make_server):
         assert want in joined, (want, jb)
 
 
-def test_no_trace_without_the_flag(make_server):
+def test_no_trace_without_the_flag(make_server, raw):
     srv = make_server("jetbroker")
-    _session(srv.port)
+    _session(srv, raw)
     srv.wait_for(lambda: srv.connz().get("num_connections") == 0, what="connection closed")
     assert not [l for l in srv.log_text().splitlines() if "[TRC]" in l]
