@@ -105,6 +105,12 @@ inline std::int64_t parse_size(std::string_view d) noexcept {
   return n;
 }
 
+// The optional protocol-trace hook (see parse_handler).
+template <class H>
+inline void trace_op(H& h, std::string_view line) {
+  if constexpr (requires { h.trace_in(line); }) h.trace_in(line);
+}
+
 }  // namespace detail
 
 template <parse_handler H>
@@ -135,9 +141,6 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
 
     const char c0 = upper(line[0]);
     bool go = true;
-    const auto trace = [&h, line] {
-      if constexpr (requires { h.trace_in(line); }) h.trace_in(line);
-    };
     std::string_view a[5];
     switch (c0) {
       case 'P': {
@@ -157,15 +160,15 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
           if (base[total - 2] != '\r' || base[total - 1] != '\n')
             return {parse_status::error, pos, errc::unknown_operation};
           op.payload = std::string_view(base + after_line, static_cast<std::size_t>(size));
-          trace();
+          trace_op(h, line);
           go = h.on_pub(op);
           pos += total;
         } else if (starts_with_verb(line, "PING")) {
-          trace();
+          trace_op(h, line);
           go = h.on_ping();
           pos += after_line;
         } else if (starts_with_verb(line, "PONG")) {
-          trace();
+          trace_op(h, line);
           go = h.on_pong();
           pos += after_line;
         } else {
@@ -193,7 +196,7 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
             return {parse_status::error, pos, errc::unknown_operation};
           op.headers = std::string_view(base + after_line, static_cast<std::size_t>(hsize));
           op.payload = std::string_view(base + after_line + hsize, static_cast<std::size_t>(tsize - hsize));
-          trace();
+          trace_op(h, line);
           go = h.on_pub(op);
           pos += total;
         } else {
@@ -208,7 +211,7 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
           if (k == 2) { op.subject = a[0]; op.sid = a[1]; }
           else if (k == 3) { op.subject = a[0]; op.queue = a[1]; op.sid = a[2]; }
           else return {parse_status::error, pos, errc::bad_sub_args};
-          trace();
+          trace_op(h, line);
           go = h.on_sub(op);
           pos += after_line;
         } else {
@@ -229,7 +232,7 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
               return {parse_status::error, pos, errc::bad_unsub_args};
             op.max = m > 0 ? static_cast<std::uint64_t>(m) : 0;
           } else return {parse_status::error, pos, errc::bad_unsub_args};
-          trace();
+          trace_op(h, line);
           go = h.on_unsub(op);
           pos += after_line;
         } else {
@@ -243,7 +246,7 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
           std::size_t i = 0;
           while (i < rest.size() && is_sep(rest[i])) ++i;
           if (i == rest.size()) return {parse_status::error, pos, errc::unknown_operation};
-          trace();
+          trace_op(h, line);
           go = h.on_connect(connect_op{rest.substr(i)});
           pos += after_line;
         } else {
@@ -256,7 +259,7 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
           std::string_view rest = line.substr(4);
           std::size_t i = 0;
           while (i < rest.size() && is_sep(rest[i])) ++i;
-          trace();
+          trace_op(h, line);
           go = h.on_info(info_op{rest.substr(i)});
           pos += after_line;
         } else {
@@ -266,7 +269,7 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
       }
       case '+': {
         if (starts_with_verb(line, "+OK")) {
-          trace();
+          trace_op(h, line);
           go = h.on_ok();
           pos += after_line;
         } else {
@@ -279,7 +282,7 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
           std::string_view rest = line.substr(5);
           std::size_t i = 0;
           while (i < rest.size() && is_sep(rest[i])) ++i;
-          trace();
+          trace_op(h, line);
           go = h.on_err(err_op{rest.substr(i)});
           pos += after_line;
         } else {

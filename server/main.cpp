@@ -28,6 +28,16 @@ int fail(const std::string& msg) {
   return 1;
 }
 
+// Writes `text` aside and renames it into place, so a reader that sees the file (a harness polling
+// for the pid or ports file) sees all of it. Falls back to writing in place if the rename fails.
+void write_file_whole(const std::filesystem::path& path, const std::string& text) {
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  { std::ofstream(tmp) << text; }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) std::ofstream(path) << text;
+}
+
 std::filesystem::path write_ports_file(const std::string& dir, const char* argv0, const jb::server::server& srv) {
   namespace json = boost::json;
   const auto& o = srv.opts();
@@ -41,7 +51,7 @@ std::filesystem::path write_ports_file(const std::string& dir, const char* argv0
   if (srv.http_port() > 0) ports["monitoring"] = json::array{json::string("http://" + host + ":" + std::to_string(srv.http_port()))};
   auto path = std::filesystem::path(dir) /
               (std::filesystem::path(argv0).filename().string() + "_" + std::to_string(::getpid()) + ".ports");
-  std::ofstream(path) << json::serialize(ports);
+  write_file_whole(path, json::serialize(ports));
   return path;
 }
 
@@ -223,7 +233,7 @@ int main(int argc, char** argv) {
     };
     signals.async_wait(on_signal);
     srv.start();
-    if (!opts.pid_file.empty()) std::ofstream(opts.pid_file) << ::getpid();
+    if (!opts.pid_file.empty()) write_file_whole(opts.pid_file, std::to_string(::getpid()));
     std::filesystem::path ports_file;
     if (!opts.ports_file_dir.empty()) ports_file = write_ports_file(opts.ports_file_dir, argv[0], srv);
     srv.run();
