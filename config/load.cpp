@@ -367,6 +367,8 @@ class loader {
       if (auto i = int32(v)) o_.max_subscriptions = *i;
     } else if (k == "max_traced_msg_len") {
       if (auto i = int32(v)) o_.max_traced_msg_len = *i;
+    } else if (k == "trace_headers") {
+      if (auto b = boolean(v)) o_.trace_headers = *b;
     } else if (k == "ping_interval") {
       if (auto d = duration(v, "ping_interval")) o_.ping_interval = *d;
     } else if (k == "ping_max") {

@@ -140,6 +140,7 @@ struct options {
   std::chrono::milliseconds auth_timeout{std::chrono::seconds(2)};
   int max_subscriptions = 0;  // 0: unlimited
   int max_traced_msg_len = 0;
+  bool trace_headers = false;  // trace only the headers of messages
   bool no_header_support = false;
   std::chrono::milliseconds lame_duck_duration{std::chrono::minutes(2)};
   std::chrono::milliseconds lame_duck_grace_period{std::chrono::seconds(10)};

@@ -2,6 +2,7 @@
 
 
 #include <algorithm>
+#include <cctype>
 #include <random>
 
 #include <boost/asio/as_tuple.hpp>
@@ -433,6 +434,9 @@ awaitable<void> client_connection::liveness_loop(std::shared_ptr<client_connecti
 }
 
 void client_connection::send(std::string_view bytes) {
+  bool wake = false;
+  std::unique_lock lk(out_mu_);
+  if (closing_ || drop_output_) return;
   if (log::tracing()) [[unlikely]] {
     // nats-server traces what it sends but INFO: [PONG], [PING], [OK], [-ERR text] (unquoted).
     std::string_view line = bytes.substr(0, bytes.find("\r\n"));
@@ -442,20 +446,17 @@ void client_connection::send(std::string_view bytes) {
       std::string_view text = line.substr(5);
       if (text.size() >= 2 && text.front() == '\'' && text.back() == '\'') text = text.substr(1, text.size() - 2);
       trace_line("->> [-ERR ", text, "]");
-    } else if (!line.starts_with("INFO")) {
+    } else if (!line.starts_with("INFO") && !line.starts_with("HMSG ")) {
+      // Nor the no-responders status it answers a request with (an HMSG queued here).
       trace_line("->> [", line, "]");
     }
   }
-  bool wake = false;
-  {
-    std::lock_guard lk(out_mu_);
-    if (closing_ || drop_output_) return;
-    out_.append(bytes);
-    if (writer_idle_) {
-      writer_idle_ = false;
-      wake = true;
-    }
+  out_.append(bytes);
+  if (writer_idle_) {
+    writer_idle_ = false;
+    wake = true;
   }
+  lk.unlock();
   if (wake) write_signal_.cancel();  // on the strand already
 }
 
@@ -499,10 +500,9 @@ bool client_connection::deliver(subscription& sub, const message_view& m) {
     writer_idle_ = false;
     wake = true;
   }
-  if (log::tracing()) [[unlikely]] {
-    lk.unlock();
-    trace_delivery(sub, m);
-  }
+  // Traced under out_mu_ (as nats-server does under the client lock), so concurrent deliverers'
+  // lines come out in the order the bytes were queued; info_mu_ and the log sink are leaves.
+  if (log::tracing()) [[unlikely]] trace_delivery(sub, m);
   return wake;
 }
 
@@ -515,6 +515,20 @@ void client_connection::trace_line(std::string_view a, std::string_view b, std::
   log::client().trace("{} - {}{}{}", prefix, a, b, c);
 }
 
+// nats-server traces an operation as `<<- [VERB args]`: the verb in capitals, one space, the
+// arguments (CONNECT's with credentials redacted).
+void client_connection::trace_op_in(std::string_view line) const {
+  std::size_t v = 0;
+  while (v < line.size() && line[v] != ' ' && line[v] != '\t') ++v;
+  std::string op(line.substr(0, v));
+  for (auto& ch : op) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  std::size_t a = v;
+  while (a < line.size() && (line[a] == ' ' || line[a] == '\t')) ++a;
+  const bool connect = op == "CONNECT";
+  if (a < line.size()) op.append(" ").append(connect ? log::redact_connect(line.substr(a)) : line.substr(a));
+  trace_line("<<- [", op, "]");
+}
+
 // nats-server's outbound trace: the MSG/HMSG line as sent, then the payload.
 void client_connection::trace_delivery(const subscription& sub, const message_view& m) const {
   const bool hmsg = !m.headers.empty() && headers_;  // as protocol::append_delivery writes it
@@ -525,7 +539,12 @@ void client_connection::trace_delivery(const subscription& sub, const message_vi
   if (hmsg) op.append(std::to_string(hdr.size())).append(" ");
   op.append(std::to_string(hdr.size() + m.payload.size()));
   trace_line("->> [", op, "]");
-  trace_line("->> MSG_PAYLOAD: ", log::quote_payload(hdr, m.payload), "");
+  if (auto q = log::quote_payload(hdr, m.payload, payload_trace())) trace_line("->> MSG_PAYLOAD: ", *q, "");
+}
+
+log::payload_trace client_connection::payload_trace() const {
+  const auto& o = srv_.opts();
+  return {o.max_traced_msg_len, o.trace_headers};
 }
 
 void client_connection::kick() {
@@ -671,7 +690,9 @@ bool client_connection::check_auth_before_op() {
 }
 
 bool client_connection::on_pub(const protocol::pub_op& op) {
-  if (log::tracing()) [[unlikely]] trace_line("<<- MSG_PAYLOAD: ", log::quote_payload(op.headers, op.payload), "");
+  if (log::tracing()) [[unlikely]] {
+    if (auto q = log::quote_payload(op.headers, op.payload, payload_trace())) trace_line("<<- MSG_PAYLOAD: ", *q, "");
+  }
   if (!check_auth_before_op()) return false;
   if (op.has_headers && !headers_) {
     log_error("message headers not supported");
@@ -809,7 +830,11 @@ bool client_connection::on_connect(const protocol::connect_op& op) {
   verbose_ = get_bool("verbose", verbose_);
   pedantic_ = get_bool("pedantic", pedantic_);
   echo_ = get_bool("echo", echo_);
-  headers_ = get_bool("headers", false);
+  {
+    const bool h = get_bool("headers", false);
+    std::lock_guard lk(out_mu_);  // read by deliverers on other threads, under out_mu_
+    headers_ = h;
+  }
   no_responders_ = get_bool("no_responders", false);
   if (auto* p = o.if_contains("protocol"); p && p->is_int64()) {
     auto proto = p->as_int64();
@@ -863,7 +888,13 @@ bool client_connection::on_connect(const protocol::connect_op& op) {
     {
       std::lock_guard lk(info_mu_);  // trace_line reads it from delivering threads
       if (!tag.empty()) log_prefix_ += " - " + quoted(tag);
-      if (!id->log_tag.empty()) log_prefix_ += " - " + id->log_tag;
+      if (!id->log_tag.empty()) {
+        log_prefix_ += " - " + id->log_tag;
+      } else {
+        // Without auth nats-server still labels the connection with what CONNECT claimed.
+        const std::string label = !nkey.empty() ? "nkey:" + nkey : !user.empty() ? "user:" + user : !token.empty() ? "token" : "";
+        if (!label.empty()) log_prefix_ += " - " + quoted(acc_->name() + "/" + label);
+      }
     }
     {
       std::lock_guard lk(out_mu_);

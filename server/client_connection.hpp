@@ -112,7 +112,7 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   bool on_err(const protocol::err_op& op);
   // Protocol tracing (-V): `<<- [<control line>]` for every operation the client sends.
   void trace_in(std::string_view line) {
-    if (log::tracing()) [[unlikely]] trace_line("<<- [", line, "]");
+    if (log::tracing()) [[unlikely]] trace_op_in(line);
   }
 
  private:
@@ -129,6 +129,8 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   void send(std::string_view bytes);  // strand: queue protocol bytes for this client
   // One trace line `<prefix> - <a><b><c>` (any thread: the prefix is read under info_mu_).
   void trace_line(std::string_view a, std::string_view b, std::string_view c) const;
+  void trace_op_in(std::string_view line) const;
+  log::payload_trace payload_trace() const;  // max_traced_msg_len, trace_headers
   void trace_delivery(const subscription& sub, const message_view& m) const;
   void route(const message_view& m);
   void flush_kicks();

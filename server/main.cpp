@@ -1,15 +1,20 @@
 // jetbroker: the daemon. Parses nats-server's flags, sets up logging, runs the server until
 // SIGINT/SIGTERM.
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
-#include <cstring>
-#include <vector>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <optional>
+#include <stdexcept>
+#include <vector>
 
 #include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
@@ -28,15 +33,35 @@ int fail(const std::string& msg) {
   return 1;
 }
 
-// Writes `text` aside and renames it into place, so a reader that sees the file (a harness polling
-// for the pid or ports file) sees all of it. Falls back to writing in place if the rename fails.
-void write_file_whole(const std::filesystem::path& path, const std::string& text) {
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  { std::ofstream(tmp) << text; }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) std::ofstream(path) << text;
+// Writes `text` to a new file beside `path` (unique name, O_EXCL) and renames it into place, so a
+// reader that sees the file (a harness polling for the pid or ports file) sees all of it. On
+// failure nothing is renamed, the temporary is removed and the error is returned.
+std::optional<std::string> write_file_whole(const std::filesystem::path& path, const std::string& text) {
+  std::string tmp = path.string() + ".XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) return "open " + path.string() + ": " + std::strerror(errno);
+  std::optional<std::string> err;
+  for (std::size_t off = 0; off < text.size() && !err;) {
+    const ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) err = "write " + path.string() + ": " + std::strerror(errno);
+    else off += static_cast<std::size_t>(n);
+  }
+  if (!err && ::fchmod(fd, 0644) != 0) err = "chmod " + path.string() + ": " + std::strerror(errno);
+  if (::close(fd) != 0 && !err) err = "write " + path.string() + ": " + std::strerror(errno);
+  if (!err && ::rename(tmp.c_str(), path.c_str()) != 0) err = "rename to " + path.string() + ": " + std::strerror(errno);
+  if (err) ::unlink(tmp.c_str());
+  return err;
 }
+
+// Removes the pid and ports files when main returns or unwinds, as nats-server does on shutdown.
+struct remove_on_exit {
+  std::vector<std::filesystem::path> paths;
+  ~remove_on_exit() {
+    std::error_code ignored;
+    for (const auto& p : paths) std::filesystem::remove(p, ignored);
+  }
+};
 
 std::filesystem::path write_ports_file(const std::string& dir, const char* argv0, const jb::server::server& srv) {
   namespace json = boost::json;
@@ -51,7 +76,10 @@ std::filesystem::path write_ports_file(const std::string& dir, const char* argv0
   if (srv.http_port() > 0) ports["monitoring"] = json::array{json::string("http://" + host + ":" + std::to_string(srv.http_port()))};
   auto path = std::filesystem::path(dir) /
               (std::filesystem::path(argv0).filename().string() + "_" + std::to_string(::getpid()) + ".ports");
-  write_file_whole(path, json::serialize(ports));
+  if (auto err = write_file_whole(path, json::serialize(ports))) {
+    jb::log::server().error("Error writing ports file ({}): {}", path.string(), *err);
+    return {};
+  }
   return path;
 }
 
@@ -233,14 +261,18 @@ int main(int argc, char** argv) {
     };
     signals.async_wait(on_signal);
     srv.start();
-    if (!opts.pid_file.empty()) write_file_whole(opts.pid_file, std::to_string(::getpid()));
-    std::filesystem::path ports_file;
-    if (!opts.ports_file_dir.empty()) ports_file = write_ports_file(opts.ports_file_dir, argv[0], srv);
+    remove_on_exit cleanup;
+    if (!opts.pid_file.empty()) {
+      if (auto err = write_file_whole(opts.pid_file, std::to_string(::getpid())))
+        throw std::runtime_error("Could not write pidfile: " + *err);
+      cleanup.paths.emplace_back(opts.pid_file);
+    }
+    if (!opts.ports_file_dir.empty()) {
+      if (auto ports_file = write_ports_file(opts.ports_file_dir, argv[0], srv); !ports_file.empty())
+        cleanup.paths.push_back(std::move(ports_file));
+    }
     srv.run();
     jb::log::server().info("Server Exiting..");
-    std::error_code ignored;
-    if (!opts.pid_file.empty()) std::filesystem::remove(opts.pid_file, ignored);
-    if (!ports_file.empty()) std::filesystem::remove(ports_file, ignored);
   } catch (const std::exception& e) {
     return fail(e.what());
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <random>
 
 #include <boost/asio/post.hpp>
@@ -36,6 +37,14 @@ std::int64_t steady_ns() {
       .count();
 }
 
+// now + a client-chosen duration (a NAK delay, ack_wait, expires...), saturating instead of
+// overflowing: a delay of 9e18 ns means never, not a deadline in the past.
+std::int64_t sat_add(std::int64_t now, std::int64_t d) {
+  std::int64_t r;
+  if (__builtin_add_overflow(now, d, &r)) return d > 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
+  return r;
+}
+
 
 constexpr std::int64_t max_fc_window = 32 * 1024 * 1024;
 
@@ -50,7 +59,7 @@ consumer::consumer(jetstream& js, stream& s, consumer_config cfg, std::shared_pt
     const auto& st = store_->state();
     sseq_next_ = st.delivered.stream + 1;
     const std::int64_t now = steady_ns();
-    for (const auto& [sseq, pe] : st.pending) set_deadline(sseq, now + cfg_.ack_wait);
+    for (const auto& [sseq, pe] : st.pending) set_deadline(sseq, sat_add(now, cfg_.ack_wait));
   } else {
     position_at_start();
   }
@@ -221,11 +230,11 @@ std::int64_t consumer::ack_deadline(std::uint64_t dc, std::int64_t now) const {
     std::size_t i = dc == 0 ? 0 : std::min<std::size_t>(dc - 1, cfg_.backoff.size() - 1);
     wait = cfg_.backoff[i];
   }
-  return (now != 0 ? now : steady_ns()) + wait;
+  return sat_add(now != 0 ? now : steady_ns(), wait);
 }
 
-void consumer::set_deadline(std::uint64_t sseq, std::int64_t deadline) {
-  deadlines_.set(sseq, deadline);
+void consumer::set_deadline(std::uint64_t sseq, std::int64_t deadline, bool in_order) {
+  deadlines_.set(sseq, deadline, in_order);
   if (timer_at_ == 0 || deadline < timer_at_) schedule_timer();
 }
 
@@ -373,7 +382,7 @@ void consumer::deliver(const next_msg& n, const std::string& route_subject) {
   storage::ignore_result(store_->update_delivered(dseq, sseq, n.dc, now_wall,
                                                   track ? storage::track_pending::yes : storage::track_pending::no));
   const std::int64_t now = steady_ns();
-  if (track) set_deadline(sseq, ack_deadline(n.dc, now));
+  if (track) set_deadline(sseq, ack_deadline(n.dc, now), n.dc == 1 || cfg_.backoff.empty());
   last_delivery_ = now;
   fc_bytes_ += static_cast<std::int64_t>(hdr.size() + data.size());
 }
@@ -530,7 +539,7 @@ bool consumer::front_request_for(const next_msg& n, bool& claimed_pin) {
         case front_action::claim_pin:
           pin_id_ = new_pin_id();
           pin_ts_ = js_.now_ns();
-          pin_expires_ = steady_ns() + cfg_.priority_timeout;
+          pin_expires_ = sat_add(steady_ns(), cfg_.priority_timeout);
           r.prio.id = pin_id_;
           claimed_pin = true;
           send_pin_advisory(true, "");
@@ -639,7 +648,7 @@ void consumer::on_timer() {
     }
     if (it->heartbeat > 0 && it->next_heartbeat <= now) {
       send_status(it->reply, 100, "Idle Heartbeat", false);
-      it->next_heartbeat = now + it->heartbeat;
+      it->next_heartbeat = sat_add(now, it->heartbeat);
     }
     ++it;
   }
@@ -755,7 +764,9 @@ void consumer::on_ack(std::string_view subject, std::string_view payload, std::s
           boost::system::error_code ec;
           auto v = json::parse(rest, ec);
           if (!ec && v.is_object()) {
-            if (auto* d = v.as_object().if_contains("delay"); d && d->is_number()) delay = d->to_number<std::int64_t>();
+            // nats-server unmarshals into a time.Duration: anything but an int64 fails and the
+            // NAK is a plain one.
+            if (auto* d = v.as_object().if_contains("delay"); d && d->is_int64()) delay = d->as_int64();
           }
         } else if (auto d = server::parse_go_duration(rest)) {
           delay = *d;
@@ -767,7 +778,7 @@ void consumer::on_ack(std::string_view subject, std::string_view payload, std::s
       if (out_of_deliveries(sseq, dc, st.pending.at(sseq).seq)) {
         // nothing more to deliver for this message
       } else if (delay > 0) {
-        set_deadline(sseq, steady_ns() + delay);
+        set_deadline(sseq, sat_add(steady_ns(), delay), false);
       } else {
         clear_deadline(sseq);
         redeliver_.insert(sseq);
@@ -778,7 +789,7 @@ void consumer::on_ack(std::string_view subject, std::string_view payload, std::s
     if (st.pending.count(sseq)) {
       std::uint64_t dc = 1;
       if (auto it = st.redelivered.find(sseq); it != st.redelivered.end()) dc = it->second + 1;
-      set_deadline(sseq, ack_deadline(dc));
+      set_deadline(sseq, ack_deadline(dc), dc == 1 || cfg_.backoff.empty());
     }
     confirm();
   } else if (starts("+TERM")) {
@@ -879,7 +890,7 @@ void consumer::on_pull_request(std::string_view reply, std::string_view payload)
   if (auto bad = check_pull_group(cfg_.priority, cfg_.priority_groups, r.prio, pin_id_, renews_pin))
     return send_status(reply, bad->code, bad->description, false);
   if (renews_pin) {
-    pin_expires_ = now + cfg_.priority_timeout;
+    pin_expires_ = sat_add(now, cfg_.priority_timeout);
     schedule_timer();
   }
   last_active_ = now;
@@ -896,8 +907,8 @@ void consumer::on_pull_request(std::string_view reply, std::string_view payload)
     }
   }
   r.bytes_left = r.max_bytes;
-  if (expires > 0) r.expires_at = now + expires;
-  if (r.heartbeat > 0) r.next_heartbeat = now + r.heartbeat;
+  if (expires > 0) r.expires_at = sat_add(now, expires);
+  if (r.heartbeat > 0) r.next_heartbeat = sat_add(now, r.heartbeat);
   if (cfg_.priority == priority_policy::prioritized) insert_prioritized(waiting_, std::move(r));
   else waiting_.push_back(std::move(r));
   deliver_loop();

@@ -105,7 +105,7 @@ class consumer {
   void finish_request(std::deque<pull_request>::iterator it);
   void ack_one(std::uint64_t sseq, std::uint64_t dseq);
   void ack_all_upto(std::uint64_t sseq);
-  void set_deadline(std::uint64_t sseq, std::int64_t deadline);
+  void set_deadline(std::uint64_t sseq, std::int64_t deadline, bool in_order = true);
   void clear_deadline(std::uint64_t sseq);
   std::int64_t ack_deadline(std::uint64_t dc, std::int64_t now = 0) const;  // now: steady ns, 0 to read the clock
   void position_at_start();

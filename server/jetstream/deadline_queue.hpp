@@ -23,10 +23,18 @@ namespace jb::jetstream {
 
 class deadline_queue {
  public:
-  // Sets (or replaces) the deadline of seq.
-  void set(std::uint64_t seq, std::int64_t deadline) {
-    live_.insert_or_assign(seq, deadline);
-    if (fifo_.empty() || deadline >= fifo_.back().first) fifo_.emplace_back(deadline, seq);
+  // Sets (or replaces) the deadline of seq. `in_order`: the caller's deadlines of this kind grow
+  // with time (now + ack_wait); a NAK delay or a backoff step passes false and goes to the ordered
+  // set, so one long delay at the back of the FIFO does not send every later ack_wait deadline
+  // there too.
+  void set(std::uint64_t seq, std::int64_t deadline, bool in_order = true) {
+    auto [it, inserted] = live_.try_emplace(seq, deadline);
+    if (!inserted) {
+      if (it->second == deadline) return;  // already queued: no duplicate entry
+      it->second = deadline;
+    }
+    while (!fifo_.empty() && !is_live(fifo_.back())) fifo_.pop_back();
+    if (in_order && (fifo_.empty() || deadline >= fifo_.back().first)) fifo_.emplace_back(deadline, seq);
     else sorted_.emplace(deadline, seq);
     if (fifo_.size() + sorted_.size() > 2 * live_.size() + compact_slack) compact();
   }
@@ -38,6 +46,8 @@ class deadline_queue {
   std::size_t size() const { return live_.size(); }
   // Entries held, stale ones included (for tests of the compaction bound).
   std::size_t held() const { return fifo_.size() + sorted_.size(); }
+  // Entries on the ordered side (for tests: in-order deadlines belong in the FIFO).
+  std::size_t held_sorted() const { return sorted_.size(); }
 
   // The earliest live deadline, if any.
   std::optional<std::int64_t> earliest() {
@@ -86,8 +96,7 @@ class deadline_queue {
       if (is_live(e)) kept.push_back(e);
     fifo_.swap(kept);
     std::erase_if(sorted_, [&](const entry& e) { return !is_live(e); });
-    // A sequence set twice with the same deadline has two live-looking entries; expire() erases
-    // the sequence on the first, so the second is skipped as stale then.
+    // set() never queues a sequence's current deadline twice, so what is left is exactly live_.
   }
 
   boost::unordered_flat_map<std::uint64_t, std::int64_t> live_;  // seq -> its current deadline

@@ -465,6 +465,8 @@ void stream::flush() {
       pub_error(s.reply, errors::stream_store_failed.with(first.error().message()));
     }
   } else {
+    // PubAcks: `{"stream":<name>,"seq":` is the same for the whole batch.
+    const std::string ack_prefix = "{\"stream\":" + json::serialize(json::value(cfg_.name)) + ",\"seq\":";
     std::string ack;
     for (std::size_t i = 0; i < staged_.size(); ++i) {
       const auto& s = staged_[i];
@@ -499,8 +501,8 @@ void stream::flush() {
       if (cfg_.republish) republish(s, seq);
       if (!marker_subjects_.empty()) marker_subjects_.erase(s.subject);
       if (!s.reply.empty()) {
-        ack.clear();
-        ack.append("{\"stream\":").append(json::serialize(json::value(cfg_.name))).append(",\"seq\":").append(std::to_string(seq));
+        char num[24];
+        ack.assign(ack_prefix).append(num, std::to_chars(num, num + sizeof num, seq).ptr);
         if (!s.counter_value.empty()) ack.append(",\"val\":\"").append(s.counter_value).append("\"");
         if (!s.batch_id.empty()) {
           ack.append(",\"batch\":").append(json::serialize(json::value(s.batch_id)));

@@ -55,6 +55,15 @@ def test_pid_file(server_factory, tmp_path):
     assert pidfile.read_text() == str(srv.pid)  # bare decimal, no newline
 
 
+def test_unwritable_pid_file_is_fatal(binary, tmp_path):
+    pidfile = tmp_path / "missing-dir" / "srv.pid"
+    r = subprocess.run([binary, "-p", "-1", "-a", "127.0.0.1", "-P", str(pidfile)], capture_output=True, timeout=T)
+    assert r.returncode != 0
+    assert "[FTL] Could not write pidfile: " in r.stderr.decode(), r.stderr
+    assert not (tmp_path / "missing-dir").exists()
+    assert list(tmp_path.iterdir()) == [], "no temporary file left behind"
+
+
 def test_ports_file(server_factory, tmp_path):
     srv = server_factory("--ports_file_dir", str(tmp_path))
     exe = Path(srv.binary).name

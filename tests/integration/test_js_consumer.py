@@ -528,6 +528,30 @@ async def test_js_nak_go_duration_and_term(js_server, nats_connect):
     assert info["num_ack_pending"] == 0 and info["ack_floor"]["stream_seq"] == 2, info
 
 
+async def test_js_nak_with_unusable_delay_is_a_plain_nak(js_server, nats_connect):
+    # nats-server unmarshals the delay into a time.Duration: a fraction, an exponent or a value
+    # past int64 fails to parse and the NAK redelivers at once; a delay of ~292 years is kept.
+    # jetbroker used to abort on the first three (boost::json's to_number threw).
+    nc = await nats_connect(js_server)
+    c = C(nc)
+    await c.stream("NB", subjects=["nb"])
+    await c.pub("nb", b"a")
+    await c.pub("nb", b"b")
+    await c.consumer("NB", {"durable_name": "N", "ack_policy": "explicit"}, "N", record=False)
+    await c.pull("NB", "N", {"batch": 2, "expires": 1_000_000_000}, want=2)
+    await c.ack(2, b'-NAK {"delay": 9223372036854775807}', sync=True)
+    deliveries = 1
+    for body in (b'-NAK {"delay": 1.5}', b'-NAK {"delay": 1e30}', b'-NAK {"delay": 9223372036854775808}',
+                 b'-NAK {"delay": "1s"}', b"-NAK 99999999999h"):
+        await c.ack(1, body, sync=True)
+        got = await c.pull("NB", "N", {"batch": 2, "expires": 300_000_000}, timeout=2)
+        deliveries += 1
+        assert seqs_of(got)[:1] == [1] and got[0]["delivered"] == deliveries, (body, got)
+        assert 2 not in seqs_of(got), (body, got)
+    info = await c.info("NB", "N", INFO_KEYS)
+    assert info["num_ack_pending"] == 2 and info["num_redelivered"] == 1, info
+
+
 async def test_js_max_deliver_and_advisory(js_server, nats_connect):
     nc = await nats_connect(js_server)
     c = C(nc)

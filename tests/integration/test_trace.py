@@ -59,3 +59,63 @@ def test_no_trace_without_the_flag(make_server, raw):
     _session(srv, raw)
     srv.wait_for(lambda: srv.connz().get("num_connections") == 0, what="connection closed")
     assert not [l for l in srv.log_text().splitlines() if "[TRC]" in l]
+
+
+# Credentials in CONNECT, lower-case verbs, and payload bytes whose escaping depends on Go's
+# UTF-8 validation (overlong forms, a surrogate, past U+10FFFF: \x per byte) and on
+# unicode.IsPrint (C1 control, no-break space, line separator, BOM, private use: \u; an emoji
+# and é kept as they are).
+SECRET_CONNECT = (b'CONNECT {"verbose":false,"pedantic":false,"user":"alice","pass":"hunter2","auth_token":"tok3n",'
+                  b'"sig":"c2lnbmF0dXJl","name":"tr","headers":true,"no_responders":true}\r\n')
+UNICODE_ODD = (b"\xe0\x80\x80|\xed\xa0\x80|\xf4\x90\x80\x80|\xc2\x9b|\xc2\xa0|\xe2\x80\xa8|\xef\xbb\xbf|"
+               b"\xee\x80\x80|\xf0\x9f\x98\x80|\xc3\xa9")
+
+
+def test_trace_redacts_credentials_and_escapes_like_nats_server(make_server, raw):
+    if binary_for("nats-server") is None or binary_for("jetbroker") is None:
+        pytest.skip("needs both servers")
+    got = {}
+    for kind in ("nats-server", "jetbroker"):
+        srv = make_server(kind, "-V")
+        c = raw(srv, connect=False)
+        c.send(SECRET_CONNECT + b"ping\r\n").expect(b"PONG\r\n")
+        c.send(b"sub foo 1\r\npub foo %d\r\n%s\r\nPING\r\n" % (len(UNICODE_ODD), UNICODE_ODD)).expect(b"PONG\r\n")
+        # A request nobody answers: nats-server does not trace its own 503 reply.
+        c.send(b"SUB inbox 2\r\nPUB nobody inbox 0\r\n\r\nPING\r\n").expect(b"NATS/1.0 503")
+        c.send(b"UNSUB 2\r\nPING\r\n").expect(b"PONG\r\n")
+        c.close()
+        got[kind] = _trace(srv)
+    ns, jb = got["nats-server"], got["jetbroker"]
+    assert ns == jb, "\n".join(["nats-server:", *ns, "jetbroker:", *jb])
+    joined = "\n".join(jb)
+    for secret in ("hunter2", "tok3n", "c2lnbmF0dXJl"):
+        assert secret not in joined, (secret, jb)
+    assert "503" not in joined, jb
+    for want in ('"pass":"[REDACTED]"', '"user":"alice"', "<<- [PUB nobody inbox 0]", "<<- [SUB foo 1]", "<<- [PING]",
+                 "\\xe0\\x80\\x80|\\xed\\xa0\\x80|\\xf4\\x90\\x80\\x80|\\u009b|\\u00a0|\\u2028|\\ufeff|\\ue000|\U0001F600|é"):
+        assert want in joined, (want, jb)
+
+
+@pytest.mark.parametrize("conf", ["max_traced_msg_len: 7", "trace_headers: true"])
+def test_trace_payload_options_match_nats_server(make_server, raw, tmp_path, conf):
+    # max_traced_msg_len cuts traced payloads (with "..."), trace_headers shows only headers;
+    # neither prints a line for an empty message.
+    if binary_for("nats-server") is None or binary_for("jetbroker") is None:
+        pytest.skip("needs both servers")
+    got = {}
+    for kind in ("nats-server", "jetbroker"):
+        path = tmp_path / f"{kind}.conf"
+        path.write_text(f"trace: true\n{conf}\n")
+        srv = make_server(kind, "-c", str(path))
+        c = raw(srv, connect=False)
+        c.send(CONNECT + b"SUB foo 1\r\nPUB foo 0\r\n\r\nPUB foo 12\r\nhello world!\r\n"
+               b"HPUB foo 18 23\r\nNATS/1.0\r\nA: B\r\n\r\nhello\r\nPING\r\n").expect(b"PONG\r\n")
+        c.close()
+        got[kind] = _trace(srv)
+    ns, jb = got["nats-server"], got["jetbroker"]
+    assert ns == jb, "\n".join(["nats-server:", *ns, "jetbroker:", *jb])
+    payloads = [l.split("MSG_PAYLOAD: ", 1)[1] for l in jb if "MSG_PAYLOAD" in l]
+    if "max_traced" in conf:
+        assert payloads == ['["hello w..."]'] * 2 + ['["NATS/1...."]'] * 2, payloads
+    else:
+        assert payloads == ['["NATS/1.0\\r\\nA: B"]'] * 2, payloads

@@ -1,7 +1,9 @@
 #include "server/jetstream/deadline_queue.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <vector>
@@ -55,34 +57,80 @@ TEST(DeadlineQueue, SameDeadlineSetTwiceExpiresOnce) {
 }
 
 TEST(DeadlineQueue, StaleEntriesAreCompactedAway) {
-  // Every message acked long before its deadline: the queue must not keep them all.
+  // Every message acked long before its deadline: the queue must not keep them all, at any step.
   deadline_queue q;
   for (std::uint64_t s = 1; s <= 200000; ++s) {
-    q.set(s, static_cast<std::int64_t>(s) + 30'000'000);
     if (s > 10) q.clear(s - 10);  // ten in flight
+    q.set(s, static_cast<std::int64_t>(s) + 30'000'000);
+    ASSERT_LE(q.held(), 2 * q.size() + 1024) << "after seq " << s;  // set() compacts past this
   }
   EXPECT_EQ(q.size(), 10u);
-  EXPECT_LE(q.held(), 2 * q.size() + 1025);
   EXPECT_EQ(expire(q, 1LL << 40).size(), 10u);
 }
 
-TEST(DeadlineQueue, MatchesAnOrderedReferenceUnderRandomOperations) {
-  std::mt19937_64 rng(42);
+TEST(DeadlineQueue, SettingTheSameDeadlineAgainQueuesNothing) {
+  deadline_queue q;
+  for (int i = 0; i < 5000; ++i) q.set(1, 100);
+  EXPECT_EQ(q.held(), 1u);
+  EXPECT_EQ(expire(q, 100), (std::vector<std::uint64_t>{1}));
+}
+
+TEST(DeadlineQueue, ALongDelayDoesNotPushLaterAckWaitDeadlinesIntoTheOrderedSet) {
+  // One message NAKed with an hour's delay, then ack_wait deadlines for the rest: they stay in
+  // the FIFO whether the delayed one is still pending or was acked since.
+  for (const bool ack_the_delayed : {false, true}) {
+    deadline_queue q;
+    q.set(1, 1'000);
+    q.set(1, 3'600'000'000'000, /*in_order=*/false);
+    if (ack_the_delayed) q.clear(1);
+    for (std::uint64_t s = 2; s < 1000; ++s) q.set(s, static_cast<std::int64_t>(s) * 1'000);
+    EXPECT_LE(q.held_sorted(), 1u) << "acked: " << ack_the_delayed;
+    std::vector<std::uint64_t> want;
+    for (std::uint64_t s = 2; s < 1000; ++s) want.push_back(s);
+    EXPECT_EQ(expire(q, 1'000'000), want);
+    if (!ack_the_delayed) {
+      EXPECT_EQ(expire(q, 3'600'000'000'000), (std::vector<std::uint64_t>{1}));
+    }
+    EXPECT_TRUE(q.empty());
+  }
+  // A deadline that arrives out of order without the hint still ends up ordered.
+  deadline_queue q;
+  q.set(1, 500);
+  q.clear(1);
+  q.set(2, 400);  // the stale back entry is dropped first: FIFO again
+  EXPECT_EQ(q.held_sorted(), 0u);
+  EXPECT_EQ(expire(q, 1000), (std::vector<std::uint64_t>{2}));
+}
+
+TEST(DeadlineQueue, ExpireCallbackMaySetAndClear) {
+  // The consumer re-arms (redelivers) and clears from inside expire's callback.
+  deadline_queue q;
+  for (std::uint64_t s = 1; s <= 10; ++s) q.set(s, static_cast<std::int64_t>(s));
+  std::vector<std::uint64_t> got;
+  q.expire(5, [&](std::uint64_t s) {
+    got.push_back(s);
+    if (s == 2) q.clear(4);               // not yet expired: dropped
+    if (s == 3) q.set(3, 100);            // expired one re-armed later
+    if (s == 5) q.set(11, 1, false);      // an earlier deadline, due now
+  });
+  EXPECT_EQ(got, (std::vector<std::uint64_t>{1, 2, 3, 5, 11}));
+  EXPECT_EQ(q.size(), 6u);  // 3 (at 100), 6..10
+  EXPECT_EQ(q.earliest(), 6);
+}
+
+// Random set/clear/expire against a std::map, checked after every step. `seqs` and the rates
+// decide what is exercised: few sequences and frequent expiry keep the queues short; many
+// sequences with frequent clears and rare expiry make stale entries pile up and compact.
+void random_against_reference(std::uint64_t seed, std::uint64_t seqs, unsigned expire_per_mille, int steps,
+                              std::size_t* max_held = nullptr) {
+  std::mt19937_64 rng(seed);
   deadline_queue q;
   std::map<std::uint64_t, std::int64_t> ref;  // seq -> deadline
   std::int64_t now = 0;
-  for (int step = 0; step < 200000; ++step) {
-    const auto op = rng() % 10;
-    const std::uint64_t seq = rng() % 500;
-    if (op < 5) {
-      // Mostly now + a constant (the FIFO case), sometimes an arbitrary deadline (backoff, NAK delay).
-      const std::int64_t d = (op < 4) ? now + 1000 : now + static_cast<std::int64_t>(rng() % 3000);
-      q.set(seq, d);
-      ref[seq] = d;
-    } else if (op < 8) {
-      q.clear(seq);
-      ref.erase(seq);
-    } else {
+  for (int step = 0; step < steps; ++step) {
+    const auto r = rng() % 1000;
+    const std::uint64_t seq = rng() % seqs;
+    if (r >= 1000 - expire_per_mille) {
       now += static_cast<std::int64_t>(rng() % 400);
       const auto before = ref;
       std::set<std::pair<std::int64_t, std::uint64_t>> due;
@@ -100,12 +148,36 @@ TEST(DeadlineQueue, MatchesAnOrderedReferenceUnderRandomOperations) {
       ASSERT_EQ(std::multiset<std::uint64_t>(got.begin(), got.end()),
                 std::multiset<std::uint64_t>(want.begin(), want.end()))
           << "step " << step;
+    } else if (r < 500) {
+      // Mostly now + a constant (the FIFO case), sometimes an arbitrary deadline (backoff, NAK
+      // delay), with or without the in-order hint.
+      const bool fifo_kind = r < 400;
+      const std::int64_t d = fifo_kind ? now + 1000 : now + static_cast<std::int64_t>(rng() % 3000);
+      q.set(seq, d, fifo_kind || (r % 2 == 0));
+      ref[seq] = d;
+      ASSERT_LE(q.held(), 2 * q.size() + 1024) << "step " << step;  // set() compacts past this
+    } else {
+      q.clear(seq);
+      ref.erase(seq);
     }
     ASSERT_EQ(q.size(), ref.size()) << "step " << step;
-    std::optional<std::int64_t> earliest;
-    for (const auto& [s, d] : ref)
-      if (!earliest || d < *earliest) earliest = d;
-    ASSERT_EQ(q.earliest(), earliest) << "step " << step;
+    if (max_held) *max_held = std::max(*max_held, q.held());
+    if (step % 7 == 0) {  // earliest() drops stale front entries: not every step, or nothing piles up
+      std::optional<std::int64_t> earliest;
+      for (const auto& [s, d] : ref)
+        if (!earliest || d < *earliest) earliest = d;
+      ASSERT_EQ(q.earliest(), earliest) << "step " << step;
+    }
+  }
+}
+
+TEST(DeadlineQueue, MatchesAReferenceWithFewSequences) { random_against_reference(42, 500, 200, 200000); }
+
+TEST(DeadlineQueue, MatchesAReferenceWhileCompacting) {
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    std::size_t max_held = 0;
+    random_against_reference(seed, 5000, 2, 200000, &max_held);
+    EXPECT_GT(max_held, 1024u) << "seed " << seed << ": the compaction threshold was never reached";
   }
 }
 
