@@ -41,8 +41,16 @@ struct db_ctx {
   rocksdb::ColumnFamilyHandle* subj = nullptr;
   rocksdb::ColumnFamilyHandle* ttl = nullptr;
   rocksdb::ColumnFamilyHandle* cons = nullptr;
-  rocksdb::WriteOptions wo;       // per the sync policy
-  rocksdb::WriteOptions wo_sync;  // catalog changes: always fsynced
+  rocksdb::WriteOptions wo;         // per the sync policy
+  rocksdb::WriteOptions wo_sync;    // catalog changes: always fsynced
+  rocksdb::WriteOptions wo_append;  // appends: wo, or no fsync when the sync thread follows up
+  bool async_append_sync = false;
+  // The sync thread of the pipelined group commit (sync_wal_async): each round takes every
+  // waiting request, fsyncs the WAL once and answers them in order.
+  std::mutex ws_mu;
+  std::condition_variable_any ws_cv;
+  std::vector<std::function<void(result<void>)>> ws_waiting;
+  std::jthread ws_thread;
   // Deferred consumer-state writes (see store_env::begin_deferred): the latest operation per
   // consumer record since the last commit, written as one batch. Only touched from the executor
   // that owns the consumer stores. A record put and deleted again before the commit (a pending
@@ -127,6 +135,10 @@ struct db_ctx {
     if (syncer.joinable()) {
       syncer.request_stop();
       syncer.join();
+    }
+    if (ws_thread.joinable()) {
+      ws_thread.request_stop();
+      ws_thread.join();  // requests still waiting are dropped unanswered: the server is stopping
     }
     if (db) {
       for (auto* h : handles) ignore_status(db->DestroyColumnFamilyHandle(h));
@@ -236,6 +248,7 @@ class rocksdb_stream_store final : public stream_store {
   result<stream_seq> append(const append_request& req) override {
     return append_batch(std::span<const append_request>(&req, 1));
   }
+  bool appends_await_sync() const noexcept override { return ctx_->async_append_sync; }
   result<stream_seq> append_batch(std::span<const append_request> reqs) override;
   result<stored_msg> load(stream_seq seq) const override;
   using stream_store::load_next;
@@ -402,7 +415,7 @@ result<stream_seq> rocksdb_stream_store::append_batch(std::span<const append_req
   }
   const persisted_state p{floor_, seq, reqs.back().ts, st_.msgs + reqs.size(), st_.bytes + bytes};
   wb.Put(ctx_->meta, cdc::meta_key('T', id_), encode_state(p));
-  if (auto r = check(ctx_->db->Write(ctx_->wo, &wb), "append"); !r) return r.error();
+  if (auto r = check(ctx_->db->Write(ctx_->wo_append, &wb), "append"); !r) return r.error();
   for (const auto& [s, n] : added) {
     auto [it, inserted] = counts_.try_emplace(std::string(s), 0);
     it->second += n;
@@ -1258,6 +1271,27 @@ result<std::unique_ptr<rocksdb_env>> rocksdb_env::open(const rocksdb_env_options
   ctx->cons = ctx->handles[5];
   ctx->wo.sync = opts.sync_always;
   ctx->wo_sync.sync = true;
+  ctx->async_append_sync = opts.sync_always && opts.async_append_sync;
+  ctx->wo_append.sync = opts.sync_always && !opts.async_append_sync;
+  if (ctx->async_append_sync) {
+    auto* c = ctx.get();
+    ctx->ws_thread = std::jthread([c](std::stop_token st) {
+      std::vector<std::function<void(result<void>)>> round;
+      for (;;) {
+        {
+          std::unique_lock lk(c->ws_mu);
+          c->ws_cv.wait(lk, st, [&] { return !c->ws_waiting.empty(); });
+          if (st.stop_requested()) return;
+          round.swap(c->ws_waiting);
+        }
+        // Every request in this round was made after its append returned, so this fsync covers it.
+        auto r = check(c->db->SyncWAL(), "sync wal");
+        if (!r) logger()->error("fsync of the write-ahead log failed: {}", r.error().message());
+        for (auto& done : round) done(r);
+        round.clear();
+      }
+    });
+  }
   if (!opts.sync_always && opts.sync_interval.count() > 0) {
     auto* c = ctx.get();
     const auto interval = opts.sync_interval;
@@ -1572,6 +1606,18 @@ result<void> rocksdb_env::commit_deferred() {
 }
 
 result<void> rocksdb_env::sync_wal() { return check(ctx_->db->SyncWAL(), "sync wal"); }
+
+void rocksdb_env::sync_wal_async(std::function<void(result<void>)> done) {
+  if (!ctx_->async_append_sync) {
+    done({});  // appends were durable (per the sync policy) when they returned
+    return;
+  }
+  {
+    std::lock_guard lk(ctx_->ws_mu);
+    ctx_->ws_waiting.push_back(std::move(done));
+  }
+  ctx_->ws_cv.notify_one();
+}
 
 result<void> rocksdb_env::flush() {
   rocksdb::FlushOptions fo;

@@ -12,8 +12,9 @@
 // updates) is one atomic RocksDB WriteBatch that is in the write-ahead log when the call
 // returns, so a process crash (kill -9) never loses an acknowledged write. With
 // sync_always, the WAL is also fsynced before returning (append_batch = group commit: one fsync
-// for the whole batch); otherwise a background thread fsyncs the WAL every sync_interval
-// (nats-server's sync_interval), bounding loss on power failure.
+// for the whole batch), or, with async_append_sync, appends are fsynced by a sync thread that
+// reports through sync_wal_async(); otherwise a background thread fsyncs the WAL every
+// sync_interval (nats-server's sync_interval), bounding loss on power failure.
 #include "storage/detail.hpp"
 #include "storage/store_env.hpp"
 
@@ -36,6 +37,10 @@ namespace jb::storage {
 struct rocksdb_env_options {
   std::filesystem::path dir;
   bool sync_always = false;                                  // fsync on every committed write
+  // With sync_always: appends return once in the WAL, without waiting for the fsync; the caller
+  // learns of their durability from sync_wal_async() (a sync thread fsyncs while the next
+  // batch is written). Other writes still fsync before returning.
+  bool async_append_sync = false;
   // Without sync_always: fsync the WAL every sync_interval (nats-server default 2 min; 0 = never,
   // leaving it to the OS). A process crash loses nothing either way; this bounds power-loss loss.
   std::chrono::milliseconds sync_interval{std::chrono::minutes(2)};
@@ -76,6 +81,8 @@ class rocksdb_env final : public store_env {
 
   void begin_deferred() override;
   [[nodiscard]] result<void> commit_deferred() override;
+
+  void sync_wal_async(std::function<void(result<void>)> done) override;
 
   // fsync the write-ahead log now (what the sync_interval thread does).
   [[nodiscard]] result<void> sync_wal();

@@ -16,6 +16,7 @@
 #include "storage/errc.hpp"
 #include "storage/stream_store.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -56,6 +57,12 @@ class store_env {
   // Both calls come from the executor that uses the consumer stores. The memory env ignores them.
   virtual void begin_deferred() {}
   [[nodiscard]] virtual result<void> commit_deferred() { return {}; }
+
+  // Pipelined group commit (sync_always): calls done(result) once every append that returned
+  // before this call is fsynced. `done` runs on a thread of the environment's (never inside this
+  // call for the RocksDB env), in the order of the calls; requests arriving while an fsync runs
+  // share the next one. Environments without pending syncs call done at once.
+  virtual void sync_wal_async(std::function<void(result<void>)> done) { done({}); }
 
   // Names of the stream's consumers; stream_not_found if absent.
   [[nodiscard]] virtual result<std::vector<std::string>> consumer_names(std::string_view stream) const = 0;

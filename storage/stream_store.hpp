@@ -97,6 +97,10 @@ class stream_store {
   // sync always, one fsync) and returns the first sequence; request i gets first + i.
   // Validates every subject first; on any error nothing is appended.
   [[nodiscard]] virtual result<stream_seq> append_batch(std::span<const append_request> reqs) = 0;
+  // True when an append that returned is in the WAL but not yet fsynced, and becomes durable
+  // only once the environment's sync_wal_async() reports back (sync_always with the asynchronous
+  // group commit, rocksdb_env_options::async_append_sync).
+  [[nodiscard]] virtual bool appends_await_sync() const noexcept { return false; }
 
   // msg_not_found when seq is not stored (removed, purged or out of range).
   [[nodiscard]] virtual result<stored_msg> load(stream_seq seq) const = 0;

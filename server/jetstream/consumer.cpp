@@ -293,16 +293,19 @@ std::optional<consumer::next_msg> consumer::next_message() {
   }
   // The tail of the stream is in the stream's recent-message cache: no storage read. The cache is
   // contiguous up to the last sequence, so a miss inside it means there is nothing to deliver.
+  // Nothing past visible_last() (appends still waiting for their fsync) is delivered.
+  const std::uint64_t visible = stream_.visible_last();
   if (stream_.recent_covers(sseq_next_)) {
-    for (std::uint64_t q = sseq_next_; q <= stream_.recent_last(); ++q) {
+    const std::uint64_t upto = std::min(stream_.recent_last(), visible);
+    for (std::uint64_t q = sseq_next_; q <= upto; ++q) {
       const auto* cm = stream_.recent(q);
       if (cm && matches(cm->subject)) {
         sseq_next_ = q + 1;
         return next_msg{*cm, 1, false};
       }
     }
-    if (stream_.recent_last() >= store.state().last_seq) {
-      sseq_next_ = stream_.recent_last() + 1;
+    if (upto >= visible) {
+      sseq_next_ = std::max(sseq_next_, upto + 1);
       return std::nullopt;
     }
   }
@@ -310,7 +313,7 @@ std::optional<consumer::next_msg> consumer::next_message() {
   // message. The batch stays valid while the consumer continues where it left off and nothing was
   // removed from the stream (last_seq - msgs grows with every removal, never with an append).
   const auto st = store.state();
-  if (sseq_next_ > st.last_seq) return std::nullopt;
+  if (sseq_next_ > visible) return std::nullopt;
   const std::uint64_t removals = st.last_seq - st.msgs;
   if (ahead_pos_ == ahead_.size() || ahead_from_ != sseq_next_ || ahead_removals_ != removals) {
     constexpr std::size_t read_ahead_msgs = 128, read_ahead_bytes = 256 * 1024;
@@ -319,6 +322,8 @@ std::optional<consumer::next_msg> consumer::next_message() {
     ahead_pos_ = 0;
     if (!r) return std::nullopt;
     ahead_ = std::move(r->msgs);
+    while (!ahead_.empty() && ahead_.back().seq > visible) ahead_.pop_back();
+    r->next = std::min(r->next, visible + 1);
     ahead_removals_ = removals;
     if (ahead_.empty()) {
       sseq_next_ = std::max(sseq_next_, r->next);  // nothing matching up to r->next

@@ -75,6 +75,7 @@ void jetstream::start() {
     storage::rocksdb_env_options eo;
     eo.dir = dir;
     eo.sync_always = opts_.sync_always;
+    eo.async_append_sync = true;  // PubAcks wait for the sync thread (after_wal_sync)
     eo.sync_interval = opts_.sync_interval;
     std::string detail;
     auto r = storage::rocksdb_env::open(eo, &detail);
@@ -253,6 +254,15 @@ void jetstream::flush_ingest() {
 }
 
 void jetstream::flush_kicks() { server::flush_kicks(kicks_); }
+
+void jetstream::after_wal_sync(std::function<void(bool)> then) {
+  env_->sync_wal_async([this, then = std::move(then)](storage::result<void> r) mutable {
+    asio::post(strand_, [this, then = std::move(then), ok = bool(r)] {
+      then(ok);
+      end_of_task();
+    });
+  });
+}
 
 void jetstream::end_of_task() {
   // An ack the client waits on (ack_sync), or sync_interval: always, is written before the reply.

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -114,6 +115,9 @@ class jetstream {
   void publish(std::string_view route_subject, std::string_view subject, std::string_view reply,
                std::string_view headers, std::string_view payload);
   void publish(std::string_view subject, std::string_view payload) { publish(subject, subject, {}, {}, payload); }
+  // Runs `then(ok)` on the strand once every append made so far is fsynced (immediately-posted
+  // when the store has nothing to wait for).
+  void after_wal_sync(std::function<void(bool)> then);
   // A JetStream advisory ($JS.EVENT.*): nats-server's TypedEvent (type, id, timestamp) followed by
   // `fields`; built only when someone listens on `subject`.
   void advisory(std::string_view subject, std::string_view type, boost::json::object fields);

@@ -464,7 +464,13 @@ void stream::flush() {
       if (!s.msg_id.empty()) dedupe_.erase(s.msg_id);
       pub_error(s.reply, errors::stream_store_failed.with(first.error().message()));
     }
-  } else {
+  }
+  // sync_interval: always with the pipelined group commit: the batch is in the WAL but not yet
+  // fsynced. Its PubAcks, consumer deliveries and link copies wait for the sync thread's word
+  // (after_wal_sync below) while the next batch is staged and written.
+  const bool await_sync = first && store_->appends_await_sync();
+  std::vector<std::pair<std::string, std::string>> held_acks;  // (reply, PubAck)
+  if (first) {
     // PubAcks: `{"stream":<name>,"seq":` is the same for the whole batch.
     const std::string ack_prefix = "{\"stream\":" + json::serialize(json::value(cfg_.name)) + ",\"seq\":";
     std::string ack;
@@ -509,12 +515,13 @@ void stream::flush() {
           ack.append(",\"count\":").append(std::to_string(s.batch_count));
         }
         ack.append("}");
-        js_.publish(s.reply, ack);
+        if (await_sync) held_acks.emplace_back(s.reply, ack);
+        else js_.publish(s.reply, ack);
       }
     }
     if (cfg_.allow_msg_ttl) arm_ttl_timer();
     if (sched_changed_) arm_schedule_timer();
-    js_.on_stream_appended(cfg_.name);
+    if (!await_sync) js_.on_stream_appended(cfg_.name);
   }
   if (first) {
     // Keep the batch in the recent-message cache (bounded, oldest out first).
@@ -537,6 +544,7 @@ void stream::flush() {
       recent_.pop_front();
     }
   }
+  const std::size_t n_staged = staged_.size();
   std::vector<std::string> appended;
   if (cfg_.max_msgs_per_subject > 0) {
     appended.reserve(staged_subject_last_.size());
@@ -552,7 +560,24 @@ void stream::flush() {
       if (msg) check_retention(seq, msg->subject);
     }
   }
-  wake_consumers();
+  if (!await_sync) {
+    wake_consumers();
+    return;
+  }
+  const std::uint64_t last = *first + n_staged - 1;
+  if (unsynced_from_ == 0) unsynced_from_ = *first;
+  ++syncs_in_flight_;
+  js_.after_wal_sync([this, alive = std::weak_ptr<int>(life_), acks = std::move(held_acks), last](bool ok) {
+    const auto lock = alive.lock();
+    for (const auto& [reply, ack] : acks) {
+      if (ok) js_.publish(reply, ack);
+      else if (lock) pub_error(reply, errors::stream_store_failed.with("write-ahead log fsync failed"));
+    }
+    if (!lock) return;  // the stream was deleted meanwhile
+    unsynced_from_ = --syncs_in_flight_ == 0 ? 0 : last + 1;
+    js_.on_stream_appended(cfg_.name);
+    wake_consumers();
+  });
 }
 
 void stream::republish(const staged_msg& m, std::uint64_t seq) {

@@ -56,6 +56,12 @@ class stream {
     return !recent_.empty() && seq >= recent_.front().seq;
   }
   [[nodiscard]] std::uint64_t recent_last() const noexcept { return recent_.empty() ? 0 : recent_.back().seq; }
+  // The last sequence consumers may deliver: the store's last, or with sync_interval: always the
+  // last one fsynced (appends awaiting the pipelined group commit are not delivered yet, as
+  // nats-server delivers nothing it has not synced).
+  [[nodiscard]] std::uint64_t visible_last() const {
+    return unsynced_from_ != 0 ? unsynced_from_ - 1 : store_->state().last_seq;
+  }
   void invalidate_recent() noexcept {
     recent_.clear();
     recent_bytes_ = 0;
@@ -183,6 +189,8 @@ class stream {
   boost::asio::steady_timer link_retry_timer_;
   std::vector<std::shared_ptr<server::subscription>> mirror_direct_subs_;
   std::deque<storage::stored_msg> recent_;
+  std::uint64_t unsynced_from_ = 0;   // first sequence whose fsync is pending (0: none)
+  std::uint64_t syncs_in_flight_ = 0;  // batches written, waiting for the sync thread
   std::size_t recent_bytes_ = 0;  // subjects whose newest message is our delete marker
 };
 

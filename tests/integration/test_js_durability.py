@@ -53,9 +53,20 @@ async def read_stream(nc, stream: str, last_seq: int) -> dict[int, tuple[str, by
     return out
 
 
-async def test_js_kill9_under_publish_load(server_kind, make_server, tmp_path):
+def store_args(store, sync: str) -> list[str]:
+    """-js -sd <store>, or a config with `sync_interval: always` (fsync before every PubAck; in
+    jetbroker the pipelined group commit, which also holds deliveries until the fsync)."""
+    if sync == "default":
+        return js_args(store)
+    conf = store.parent / f"js-{sync}.conf"
+    conf.write_text(f'jetstream {{\n  store_dir: "{store}"\n  sync_interval: {sync}\n}}\n')
+    return ["-c", str(conf)]
+
+
+@pytest.mark.parametrize("sync", ["default", "always"])
+async def test_js_kill9_under_publish_load(server_kind, make_server, tmp_path, sync):
     store = tmp_path / "store"
-    srv = make_server(server_kind, *js_args(store))
+    srv = make_server(server_kind, *store_args(store, sync))
     closed = asyncio.Event()
 
     async def closed_cb():
@@ -109,7 +120,7 @@ async def test_js_kill9_under_publish_load(server_kind, make_server, tmp_path):
     assert [acked[i] for i in order] == sorted(acked.values()), "PubAck sequences not increasing"
     assert len(set(acked.values())) == len(acked), "duplicate PubAck sequences"
 
-    srv2 = make_server(server_kind, *js_args(store))
+    srv2 = make_server(server_kind, *store_args(store, sync))
     nc2 = await connect(srv2)
     try:
         info = await js_req(nc2, "$JS.API.STREAM.INFO.DUR")
@@ -271,5 +282,45 @@ async def test_last_per_subject_skips_messages_removed_while_delivering(server_k
         expected = [s for s in range(6, 301) if s not in (10, 11, 200)]
         assert await fetch_seqs(psub, len(expected)) == expected
         assert (await psub.consumer_info()).num_pending == 0
+    finally:
+        await nc.close()
+
+
+async def test_js_sync_always_delivers_every_message_in_order(server_kind, make_server, tmp_path):
+    # With sync_interval: always, PubAcks and deliveries wait for the fsync; a push consumer and a
+    # waiting pull request must still get every message, in order, as soon as it is durable.
+    srv = make_server(server_kind, *store_args(tmp_path / "store", "always"))
+    nc = await connect(srv)
+    try:
+        js = nc.jetstream(publish_async_max_pending=500)
+        await js.add_stream(name="SA", subjects=["sa.>"])
+        got: list[int] = []
+        done = asyncio.Event()
+        n = 3000
+
+        async def cb(m):
+            got.append(m.metadata.sequence.stream)
+            if len(got) == n:
+                done.set()
+
+        await js.subscribe("sa.>", cb=cb, manual_ack=False, config=ConsumerConfig(ack_policy=AckPolicy.NONE))
+        await js.add_consumer("SA", ConsumerConfig(durable_name="puller", ack_policy=AckPolicy.EXPLICIT))
+        inbox = nc.new_inbox()
+        waiting = await nc.subscribe(inbox)
+        await nc.publish("$JS.API.CONSUMER.MSG.NEXT.SA.puller", b'{"batch":1,"expires":10000000000}', reply=inbox)
+        # The request is waiting before anything is stored (nats-server registers it on another
+        # goroutine: asked until it shows, at most 500 times).
+        for _ in range(500):
+            if (await js.consumer_info("SA", "puller")).num_waiting == 1:
+                break
+        else:
+            pytest.fail("the pull request never showed as waiting")
+        futs = [await js.publish_async(f"sa.{i % 3}", str(i).encode()) for i in range(n)]
+        acks = [await f for f in futs]
+        assert [a.seq for a in acks] == list(range(1, n + 1))
+        m = await waiting.next_msg(timeout=10)
+        assert m.data == b"0" and m.reply.split(".")[5] == "1", (m.subject, m.reply)  # stream seq 1
+        await asyncio.wait_for(done.wait(), 10)
+        assert got == list(range(1, n + 1))
     finally:
         await nc.close()

@@ -3,7 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
+#include <numeric>
+#include <thread>
 
 #include <rocksdb/db.h>
 
@@ -260,6 +264,49 @@ TEST_F(rocksdb_env_test, sync_always_appends_and_recovers) {
   auto s = env->open_stream("S").value();
   EXPECT_EQ(s->state().msgs, 101u);
   EXPECT_EQ(s->load(101).value().subject, "a.c");
+}
+
+TEST_F(rocksdb_env_test, pipelined_group_commit_answers_in_order_from_the_sync_thread) {
+  {
+    rocksdb_env_options o;
+    o.dir = dir_;
+    o.sync_always = true;
+    o.async_append_sync = true;
+    auto env = rocksdb_env::open(o).value();
+    auto s = env->create_stream("S", storage_type::file, "{}").value();
+    auto m = env->create_stream("M", storage_type::memory, "{}").value();
+    EXPECT_TRUE(s->appends_await_sync());
+    EXPECT_FALSE(m->appends_await_sync());  // nothing of a memory stream is in the WAL
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<int> answered;
+    std::vector<std::thread::id> threads;
+    std::vector<append_request> reqs(50, append_request{"a.b", {}, "data", 5, 0});
+    for (int round = 0; round < 20; ++round) {
+      ASSERT_EQ(s->append_batch(reqs).value(), 1u + 50u * static_cast<unsigned>(round));
+      env->sync_wal_async([&, round](result<void> r) {
+        EXPECT_TRUE(r);
+        std::lock_guard lk(mu);
+        answered.push_back(round);
+        threads.push_back(std::this_thread::get_id());
+        cv.notify_all();
+      });
+    }
+    std::unique_lock lk(mu);
+    ASSERT_TRUE(cv.wait_for(lk, std::chrono::seconds(10), [&] { return answered.size() == 20; }));
+    std::vector<int> want(20);
+    std::iota(want.begin(), want.end(), 0);
+    EXPECT_EQ(answered, want);
+    for (auto id : threads) EXPECT_NE(id, std::this_thread::get_id());
+  }
+  // Without the pipeline the callback runs at once: the append was fsynced when it returned.
+  auto env = open(nullptr, true).value();
+  auto s = env->open_stream("S").value();
+  EXPECT_EQ(s->state().msgs, 1000u);
+  EXPECT_FALSE(s->appends_await_sync());
+  bool called = false;
+  env->sync_wal_async([&](result<void> r) { called = bool(r); });
+  EXPECT_TRUE(called);
 }
 
 TEST_F(rocksdb_env_test, same_instance_per_name) {
