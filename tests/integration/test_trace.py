@@ -36,16 +36,23 @@ def _trace(srv) -> list[str]:
     return [CLIENT.sub("CLIENT", l) for l in lines]
 
 
-def test_trace_lines_match_nats_server(make_server, raw):
+def _same_trace_on_both(start, session) -> list[str]:
+    """Runs session(srv) on a server from start(kind) for nats-server and jetbroker, asserts the
+    normalised trace lines are equal and returns jetbroker's."""
     if binary_for("nats-server") is None or binary_for("jetbroker") is None:
         pytest.skip("needs both servers")
     got = {}
     for kind in ("nats-server", "jetbroker"):
-        srv = make_server(kind, "-V")
-        _session(srv, raw)
+        srv = start(kind)
+        session(srv)
         got[kind] = _trace(srv)
     ns, jb = got["nats-server"], got["jetbroker"]
     assert ns == jb, "\n".join(["nats-server:", *ns, "jetbroker:", *jb])
+    return jb
+
+
+def test_trace_lines_match_nats_server(make_server, raw):
+    jb = _same_trace_on_both(lambda kind: make_server(kind, "-V"), lambda srv: _session(srv, raw))
     # The comparison is about something: the session's operations are all there.
     joined = "\n".join(jb)
     for want in ("<<- [SUB foo  1]", "<<- [HPUB foo 12 17]", "->> [MSG foo 1 rep 5]",
@@ -72,11 +79,7 @@ UNICODE_ODD = (b"\xe0\x80\x80|\xed\xa0\x80|\xf4\x90\x80\x80|\xc2\x9b|\xc2\xa0|\x
 
 
 def test_trace_redacts_credentials_and_escapes_like_nats_server(make_server, raw):
-    if binary_for("nats-server") is None or binary_for("jetbroker") is None:
-        pytest.skip("needs both servers")
-    got = {}
-    for kind in ("nats-server", "jetbroker"):
-        srv = make_server(kind, "-V")
+    def session(srv):
         c = raw(srv, connect=False)
         c.send(SECRET_CONNECT + b"ping\r\n").expect(b"PONG\r\n")
         c.send(b"sub foo 1\r\npub foo %d\r\n%s\r\nPING\r\n" % (len(UNICODE_ODD), UNICODE_ODD)).expect(b"PONG\r\n")
@@ -84,9 +87,8 @@ def test_trace_redacts_credentials_and_escapes_like_nats_server(make_server, raw
         c.send(b"SUB inbox 2\r\nPUB nobody inbox 0\r\n\r\nPING\r\n").expect(b"NATS/1.0 503")
         c.send(b"UNSUB 2\r\nPING\r\n").expect(b"PONG\r\n")
         c.close()
-        got[kind] = _trace(srv)
-    ns, jb = got["nats-server"], got["jetbroker"]
-    assert ns == jb, "\n".join(["nats-server:", *ns, "jetbroker:", *jb])
+
+    jb = _same_trace_on_both(lambda kind: make_server(kind, "-V"), session)
     joined = "\n".join(jb)
     for secret in ("hunter2", "tok3n", "c2lnbmF0dXJl"):
         assert secret not in joined, (secret, jb)
@@ -100,20 +102,18 @@ def test_trace_redacts_credentials_and_escapes_like_nats_server(make_server, raw
 def test_trace_payload_options_match_nats_server(make_server, raw, tmp_path, conf):
     # max_traced_msg_len cuts traced payloads (with "..."), trace_headers shows only headers;
     # neither prints a line for an empty message.
-    if binary_for("nats-server") is None or binary_for("jetbroker") is None:
-        pytest.skip("needs both servers")
-    got = {}
-    for kind in ("nats-server", "jetbroker"):
+    def start(kind):
         path = tmp_path / f"{kind}.conf"
         path.write_text(f"trace: true\n{conf}\n")
-        srv = make_server(kind, "-c", str(path))
+        return make_server(kind, "-c", str(path))
+
+    def session(srv):
         c = raw(srv, connect=False)
         c.send(CONNECT + b"SUB foo 1\r\nPUB foo 0\r\n\r\nPUB foo 12\r\nhello world!\r\n"
                b"HPUB foo 18 23\r\nNATS/1.0\r\nA: B\r\n\r\nhello\r\nPING\r\n").expect(b"PONG\r\n")
         c.close()
-        got[kind] = _trace(srv)
-    ns, jb = got["nats-server"], got["jetbroker"]
-    assert ns == jb, "\n".join(["nats-server:", *ns, "jetbroker:", *jb])
+
+    jb = _same_trace_on_both(start, session)
     payloads = [l.split("MSG_PAYLOAD: ", 1)[1] for l in jb if "MSG_PAYLOAD" in l]
     if "max_traced" in conf:
         assert payloads == ['["hello w..."]'] * 2 + ['["NATS/1...."]'] * 2, payloads
