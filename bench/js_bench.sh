@@ -9,7 +9,8 @@
 # NATS_BIN (default ~/go/bin/nats), REPS (repetitions per scenario, median reported; default 3),
 # ASYNC_MSGS_SMALL / ASYNC_MSGS_LARGE (async publish, 16 B / 1 KiB), SYNC_MSGS (sync publish),
 # FILL_MSGS (messages of 128 B in the stream the consumers read), KV_MSGS (KV put/get), SKIP_KV=1,
-# SKIP_PUB=1 (consumer and kv groups only), RUN_TIMEOUT (seconds per nats bench invocation).
+# SKIP_PUB=1 (consumer and kv groups only), SKIP_CONSUME=1 (no consume/push group),
+# RUN_TIMEOUT (seconds per nats bench invocation).
 #
 # Scenarios (one client each, R1):
 #   publish   `nats bench js pub sync|async` (async: batch 500) into a stream created beforehand with
@@ -40,6 +41,7 @@ FILL_MSGS="${FILL_MSGS:-200000}"
 KV_MSGS="${KV_MSGS:-10000}"
 SKIP_KV="${SKIP_KV:-0}"
 SKIP_PUB="${SKIP_PUB:-0}"
+SKIP_CONSUME="${SKIP_CONSUME:-0}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-60}"
 
 bench_init js_bench "$NATS_BIN"
@@ -187,10 +189,11 @@ done
 
 for kind in jetbroker nats-server; do : >"$WORK/$kind.consume"; : >"$WORK/$kind.push"; : >"$WORK/$kind.kv"; done
 for ((r = 0; r < REPS; r++)); do
+  [[ "$SKIP_CONSUME" == 1 ]] && break
   for kind in jetbroker nats-server; do consume_once "$(binof $kind)" >>"$WORK/$kind.consume"; done
   for kind in jetbroker nats-server; do push_once "$(binof $kind)" >>"$WORK/$kind.push"; done
 done
-for kind in jetbroker nats-server; do
+[[ "$SKIP_CONSUME" != 1 ]] && for kind in jetbroker nats-server; do
   RES[$kind.consume]="$(awk '{print $1}' "$WORK/$kind.consume" | median)"
   RES[$kind.fetch]="$(awk '{print $2}' "$WORK/$kind.consume" | median)"
   RES[$kind.ordered]="$(awk '{print $3}' "$WORK/$kind.consume" | median)"
@@ -246,6 +249,7 @@ for sc in "${FSYNC_SCENARIOS[@]}"; do
   read -r mode storage size msgs <<<"$sc"
   row "async (batch 500), file, $(sz "$size")" "$msgs" "${RES[jetbroker.fsync.$size]}" "${RES[nats-server.fsync.$size]}" 1.0
 done
+if [[ "$SKIP_CONSUME" != 1 ]]; then
 echo
 echo "| Consume (file, 128 B, pre-filled) | Msgs | jetbroker | nats-server | ratio | goal | |"
 echo "|---|---:|---:|---:|---:|---:|---|"
@@ -254,6 +258,7 @@ row "fetch (durable pull, batch 500, explicit ack)" "$FILL_MSGS" "${RES[jetbroke
 row "ordered (ephemeral ordered consumer, pull)" "$FILL_MSGS" "${RES[jetbroker.ordered]}" "${RES[nats-server.ordered]}" 1.5
 row "push (durable, deliver subject, callback, explicit ack; bench/kvobj)" "$FILL_MSGS" "${RES[jetbroker.push]}" "${RES[nats-server.push]}" 1.5
 row "push, deliver group of 2 (bench/kvobj)" "$FILL_MSGS" "${RES[jetbroker.pushq]}" "${RES[nats-server.pushq]}" 1.5
+fi
 if [[ "$SKIP_KV" != 1 ]]; then
   echo
   echo "| KV (file, 128 B, 1 client) | Ops | jetbroker | nats-server | ratio | goal | |"
