@@ -88,9 +88,7 @@ std::variant<consumer_config, api_error> parse_consumer_config_json(const json::
   if (auto* b = o.if_contains("backoff"); b && !b->is_null()) {
     if (!b->is_array()) return bad_json("json: cannot unmarshal value into Go struct field ConsumerConfig.backoff of type []time.Duration");
     for (const auto& e : b->as_array()) {
-      if (e.is_int64()) c.backoff.push_back(e.as_int64());
-      else if (e.is_uint64()) c.backoff.push_back(static_cast<std::int64_t>(e.as_uint64()));
-      else if (e.is_double()) c.backoff.push_back(static_cast<std::int64_t>(e.as_double()));
+      if (auto i = json_util::exact_int64(e)) c.backoff.push_back(*i);
       else return bad_json("json: cannot unmarshal value into Go struct field ConsumerConfig.backoff of type time.Duration");
     }
   }

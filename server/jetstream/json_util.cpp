@@ -1,6 +1,7 @@
 #include "server/jetstream/json_util.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <ctime>
 
 namespace jb::jetstream::json_util {
@@ -33,15 +34,21 @@ std::string mismatch(const json::value& v, std::string_view key, const char* st,
 }
 }  // namespace
 
+std::optional<std::int64_t> exact_int64(const json::value& v) {
+  if (v.is_int64()) return v.as_int64();
+  if (v.is_uint64() && v.as_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) return static_cast<std::int64_t>(v.as_uint64());
+  if (v.is_double()) {
+    // Integral and in range (2^63 is exactly representable); casting anything else is undefined.
+    const double d = v.as_double();
+    if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 && d == std::trunc(d)) return static_cast<std::int64_t>(d);
+  }
+  return std::nullopt;
+}
+
 bool get_int(const json::object& o, std::string_view key, std::int64_t& out, std::string& err, const char* st) {
   auto* v = o.if_contains(key);
   if (!v || v->is_null()) return true;
-  if (v->is_int64()) { out = v->as_int64(); return true; }
-  if (v->is_uint64() && v->as_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) { out = static_cast<std::int64_t>(v->as_uint64()); return true; }
-  if (v->is_double()) {
-    double d = v->as_double();
-    if (d == static_cast<double>(static_cast<std::int64_t>(d))) { out = static_cast<std::int64_t>(d); return true; }
-  }
+  if (auto i = exact_int64(*v)) { out = *i; return true; }
   err = mismatch(*v, key, st, "int64");
   return false;
 }
@@ -51,9 +58,9 @@ bool get_uint(const json::object& o, std::string_view key, std::uint64_t& out, s
   if (!v || v->is_null()) return true;
   if (v->is_uint64()) { out = v->as_uint64(); return true; }
   if (v->is_int64() && v->as_int64() >= 0) { out = static_cast<std::uint64_t>(v->as_int64()); return true; }
-  if (v->is_double() && v->as_double() >= 0) {
-    double d = v->as_double();
-    if (d == static_cast<double>(static_cast<std::uint64_t>(d))) { out = static_cast<std::uint64_t>(d); return true; }
+  if (v->is_double()) {
+    const double d = v->as_double();
+    if (d >= 0 && d < 18446744073709551616.0 && d == std::trunc(d)) { out = static_cast<std::uint64_t>(d); return true; }
   }
   err = mismatch(*v, key, st, "uint64");
   return false;

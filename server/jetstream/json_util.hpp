@@ -20,6 +20,9 @@ std::optional<std::string> unknown_field(const json::object& o, std::initializer
 std::string type_name(const json::value& v);
 
 // Typed field readers: return false (and set err) when the field exists with a wrong type.
+// A JSON number as an int64 when it is one exactly (an integral double in range included), as
+// Go's unmarshal into int64/time.Duration accepts it; nullopt otherwise.
+std::optional<std::int64_t> exact_int64(const json::value& v);
 bool get_int(const json::object& o, std::string_view key, std::int64_t& out, std::string& err, const char* go_struct);
 bool get_uint(const json::object& o, std::string_view key, std::uint64_t& out, std::string& err, const char* go_struct);
 bool get_bool(const json::object& o, std::string_view key, bool& out, std::string& err, const char* go_struct);

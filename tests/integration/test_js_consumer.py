@@ -246,6 +246,23 @@ async def test_js_consumer_create_error_texts(js_pair):
     assert_same(errs(jb), errs(ns))
 
 
+async def test_js_consumer_numbers_no_int64_holds(js_pair):
+    """A bad request (10025) on both servers; casting such doubles was undefined behaviour here.
+    The descriptions differ: Go quotes the number as written in the request, which boost::json
+    does not keep."""
+    async def scenario(nc, srv):
+        c = C(nc)
+        await c.stream("CN", subjects=["cn.>"])
+        for name, cfg in (("N40", {"ack_wait": 1e30}), ("N41", {"backoff": [1.5e30], "max_deliver": 3}),
+                          ("N42", {"max_deliver": -1e300})):
+            await c.consumer("CN", {"ack_policy": "explicit", **cfg}, name, drop=(10025,))
+        return c.log
+
+    jb, ns = await run_both(js_pair, scenario)
+    assert [e["error"]["err_code"] for e in ns] == [10025] * 3, ns
+    assert_same(jb, ns)
+
+
 async def test_js_consumer_priority_groups(js_pair):
     """The create answer of an overflow priority-group consumer (test_js_priority_groups.py has the rest)."""
     async def scenario(nc, srv):
