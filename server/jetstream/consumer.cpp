@@ -853,11 +853,21 @@ void consumer::on_pull_request(std::string_view reply, std::string_view payload)
       if (ec || !v.is_object()) return send_status(reply, 400, "Bad Request", false);
       auto& o = v.as_object();
       std::string err;
-      json_util::get_int(o, "batch", r.batch, err, "JSApiConsumerGetNextRequest");
-      json_util::get_int(o, "expires", expires, err, "JSApiConsumerGetNextRequest");
-      json_util::get_bool(o, "no_wait", r.no_wait, err, "JSApiConsumerGetNextRequest");
-      json_util::get_int(o, "max_bytes", r.max_bytes, err, "JSApiConsumerGetNextRequest");
-      json_util::get_int(o, "idle_heartbeat", r.heartbeat, err, "JSApiConsumerGetNextRequest");
+      // A field of the wrong type is a 400 with Go's decoder error, as nats-server answers (it
+      // used to be ignored, leaving the request waiting with the defaults).
+      static constexpr const char* st = "JSApiConsumerGetNextRequest";
+      std::string bad;
+      auto field = [&](bool ok, const char* key, const char* go_type) {
+        if (ok || !bad.empty()) return;
+        bad = "json: cannot unmarshal " + json_util::type_name(o.at(key)) + " into Go struct field " + st + "." + key +
+              " of type " + go_type;
+      };
+      field(json_util::get_int(o, "batch", r.batch, err, st), "batch", "int");
+      field(json_util::get_int(o, "expires", expires, err, st), "expires", "time.Duration");
+      field(json_util::get_bool(o, "no_wait", r.no_wait, err, st), "no_wait", "bool");
+      field(json_util::get_int(o, "max_bytes", r.max_bytes, err, st), "max_bytes", "int");
+      field(json_util::get_int(o, "idle_heartbeat", r.heartbeat, err, st), "idle_heartbeat", "time.Duration");
+      if (!bad.empty()) return send_status(reply, 400, "Bad Request - " + bad, false);
       // Priority-group fields (Go: the embedded PriorityGroup struct).
       r.prio.present = true;
       err.clear();

@@ -467,8 +467,14 @@ evaluation evaluate(std::optional<std::string_view> pattern, std::optional<std::
     if (!d.empty() && d[0] == '+') d.remove_prefix(1);
     auto dur = d == "0" ? std::optional<std::int64_t>(0) : server::parse_go_duration(d);
     if (!dur || *dur < ns_per_s) return e;
-    std::int64_t next = round_to_second(ts_ns) + *dur;
-    if (next < now_ns) next = round_to_second(now_ns) + *dur;
+    // Saturating: `@every 2562047h` from now is past what int64 ns hold; it wrapped to a time in
+    // the past, so the schedule fired on every timer tick (13,000 times a second).
+    auto after = [&](std::int64_t t) {
+      std::int64_t r;
+      return __builtin_add_overflow(t, *dur, &r) ? std::numeric_limits<std::int64_t>::max() : r;
+    };
+    std::int64_t next = after(round_to_second(ts_ns));
+    if (next < now_ns) next = after(round_to_second(now_ns));
     e = {status::ok, next, true, time_zone::utc()};
     return e;
   }

@@ -1,5 +1,7 @@
 #include "server/jetstream/stream.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <utility>
 
@@ -38,9 +40,12 @@ std::string ascii_lower(std::string_view s) {
 // Nats-TTL: integer seconds, a Go duration (1h, 90s, 500ms...) or "never". Returns ns, -1 for
 // never, nullopt when invalid.
 std::optional<std::int64_t> parse_ttl(std::string_view s) {
-  if (s == "never") return -1;
-  if (auto secs = parse_u64(s)) return static_cast<std::int64_t>(*secs) * 1'000'000'000;
-  return server::parse_go_duration(s);
+  if (s.size() == 5 && std::equal(s.begin(), s.end(), "never", [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; }))
+    return -1;  // nats-server compares lower-cased
+  if (auto secs = parse_u64(s)) return ttl_seconds_ns(*secs);
+  // A duration under 1 s (negative included) is invalid, as in nats-server.
+  if (auto d = server::parse_go_duration(s); d && *d > 0) return std::min(*d, max_ttl_ns);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -454,7 +459,7 @@ void stream::flush() {
     r.hdr = s.hdr;
     r.data = s.data;
     r.ts = s.ts;
-    r.ttl_ns = s.ttl;
+    r.ttl_ns = std::max<std::int64_t>(s.ttl, 0);  // the store refuses the whole batch for one negative TTL
     reqs.push_back(r);
   }
   auto first = store_->append_batch(reqs);

@@ -2,7 +2,9 @@
 // One stream: its config, its store, its ingest (header checks, de-duplication, limits) and its
 // consumers. Lives on the JetStream strand.
 #include <chrono>
+#include <cstdint>
 #include <deque>
+#include <limits>
 #include <map>
 #include <set>
 #include <memory>
@@ -18,6 +20,16 @@
 #include "server/jetstream/stream_sources.hpp"
 
 namespace jb::jetstream {
+
+// A Nats-TTL in ns, capped at ~146 years so that a timestamp plus the TTL stays inside int64
+// (a TTL of 9223372037 s wrapped negative, and a sourcing stream then failed to store the batch
+// holding it). Seconds past int64 are invalid, as nats-server's parseInt64 makes them.
+constexpr std::int64_t max_ttl_ns = std::numeric_limits<std::int64_t>::max() / 2;
+inline std::optional<std::int64_t> ttl_seconds_ns(std::uint64_t secs) {
+  if (secs > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return std::nullopt;
+  if (secs >= static_cast<std::uint64_t>(max_ttl_ns / 1'000'000'000)) return max_ttl_ns;
+  return static_cast<std::int64_t>(secs) * 1'000'000'000;
+}
 
 class stream {
  public:

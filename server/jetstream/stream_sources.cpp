@@ -82,9 +82,9 @@ std::int64_t copied_ttl(std::string_view hdr) {
   if (!v || *v == "never") return 0;
   std::uint64_t secs = 0;
   auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), secs);
-  if (ec == std::errc() && p == v->data() + v->size()) return static_cast<std::int64_t>(secs) * 1'000'000'000;
+  if (ec == std::errc() && p == v->data() + v->size()) return ttl_seconds_ns(secs).value_or(0);
   auto d = server::parse_go_duration(*v);
-  return d && *d > 0 ? *d : 0;
+  return d && *d > 0 ? std::min(*d, max_ttl_ns) : 0;
 }
 
 }  // namespace

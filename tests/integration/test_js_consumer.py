@@ -246,6 +246,26 @@ async def test_js_consumer_create_error_texts(js_pair):
     assert_same(errs(jb), errs(ns))
 
 
+async def test_js_pull_request_fields_of_the_wrong_type(js_pair):
+    """400 Bad Request with Go's decoder error, as nats-server answers; the request used to be
+    taken with its defaults and left waiting."""
+    async def scenario(nc, srv):
+        c = C(nc)
+        await c.stream("PW", subjects=["pw.>"])
+        await c.consumer("PW", {"durable_name": "D", "ack_policy": "explicit"}, "D", record=False)
+        for req in ({"batch": "x"}, {"expires": "1s"}, {"no_wait": "yes"}, {"max_bytes": [1]},
+                    {"idle_heartbeat": {}}, {"batch": 1.5}, {"batch": 1, "expires": 1e300}):
+            got = await c.pull("PW", "D", req, timeout=1.0, record=False)
+            # Numbers: Go quotes the number as written, which boost::json does not keep.
+            c.note([got[0]["status"], got[0]["desc"].split(" number ")[0]] if got[0] != "<nothing>" else got)
+        return c.log
+
+    jb, ns = await run_both(js_pair, scenario)
+    assert ns[0] == ["400", "Bad Request - json: cannot unmarshal string into Go struct field "
+                     "JSApiConsumerGetNextRequest.batch of type int"], ns
+    assert_same(jb, ns)
+
+
 async def test_js_consumer_numbers_no_int64_holds(js_pair):
     """A bad request (10025) on both servers; casting such doubles was undefined behaviour here.
     The descriptions differ: Go quotes the number as written in the request, which boost::json

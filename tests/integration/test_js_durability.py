@@ -9,7 +9,7 @@ import json
 
 import nats
 import pytest
-from nats.js.api import AckPolicy, ConsumerConfig
+from nats.js.api import AckPolicy, ConsumerConfig, StreamSource
 
 from conftest import IO_TIMEOUT, js_args, js_req
 
@@ -322,5 +322,26 @@ async def test_js_sync_always_delivers_every_message_in_order(server_kind, make_
         assert m.data == b"0" and m.reply.split(".")[5] == "1", (m.subject, m.reply)  # stream seq 1
         await asyncio.wait_for(done.wait(), 10)
         assert got == list(range(1, n + 1))
+    finally:
+        await nc.close()
+
+
+async def test_sourced_stream_keeps_messages_with_a_ttl_past_int64_ns(server_kind, make_server, tmp_path):
+    # A TTL of 9223372037 s is more ns than int64 holds: it wrapped negative here, the sourcing
+    # stream then failed to store the whole batch holding it (and said lag 0).
+    srv = make_server(server_kind, *js_args(tmp_path / "store"))
+    nc = await connect(srv)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(name="S", subjects=["s.>"], allow_msg_ttl=True)
+        await js.add_stream(name="ZZ", sources=[StreamSource(name="S")])
+        for i in range(30):
+            hdrs = {"Nats-TTL": "9223372037"} if i == 15 else None
+            await js.publish(f"s.{i}", b"x", headers=hdrs)
+        for _ in range(500):  # the copy is asynchronous: asked until it is complete
+            if (await js.stream_info("ZZ")).state.messages == 30:
+                break
+        assert (await js.stream_info("S")).state.messages == 30
+        assert (await js.stream_info("ZZ")).state.messages == 30
     finally:
         await nc.close()

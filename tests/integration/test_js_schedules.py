@@ -324,3 +324,20 @@ async def test_rollup_value_is_case_insensitive(js_pair):
         return out
 
     assert_same(*await run_both(js_pair, scenario))
+
+
+async def test_every_past_int64_never_fires(make_server, tmp_path):
+    # `@every 2562047h` from now is past what int64 ns hold: the next time wrapped into the past and
+    # the schedule fired on every timer tick (13,000 messages a second). It must wait "forever".
+    # jetbroker only: nats-server wraps too (it fires a few times a second).
+    srv = make_server("jetbroker", *js_args(tmp_path / "js"))
+    nc = await nats.connect(srv.url)
+    try:
+        await create(nc, cfg("EV", allow_msg_schedules=True))
+        await pub(nc, "ev.far", b"far", {"Nats-Schedule": "@every 2562047h", "Nats-Schedule-Target": "ev.t"})
+        await pub(nc, "ev.near", b"near", {"Nats-Schedule": "@every 1s", "Nats-Schedule-Target": "ev.t2"})
+        await generated(nc, "EV", "ev.t2", count=2)  # the timers ran for two seconds meanwhile
+        info = await js_req(nc, f"{API}.STREAM.INFO.EV", {"subjects_filter": "ev.t"})
+        assert info["state"].get("subjects") in (None, {}), info["state"]
+    finally:
+        await nc.close()

@@ -615,11 +615,11 @@ async def test_kv_msg_ttl_errors_and_forms(js_server, nats_connect):
     nc = await nats_connect(js_server)
     js = nc.jetstream()
     await js.create_key_value(bucket="TTLF", history=2)
-    for bad in ("0", "500ms", "abc", "-1"):
+    for bad in ("0", "500ms", "abc", "-1", "-1s", "18446744073709551615", "9223372036854775808"):
         with pytest.raises(jse.BadRequestError) as ei:
             await js.publish("$KV.TTLF.k", b"v", headers={"Nats-TTL": bad})
         assert (ei.value.err_code, ei.value.description) == (10165, "invalid per-message TTL"), bad
-    for good in ("1", "90s", "1h", "never"):
+    for good in ("1", "90s", "1h", "never", "NEVER", "9223372037", "2562047h"):
         pa = await js.publish("$KV.TTLF.g", b"v", headers={"Nats-TTL": good})
         raw = await js.get_msg("KV_TTLF", seq=pa.seq)
         assert raw.headers.get("Nats-TTL") == good
