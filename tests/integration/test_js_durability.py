@@ -6,6 +6,7 @@ Run against both servers (server_kind) -- nats-server for comparison.
 
 import asyncio
 import json
+import time
 
 import nats
 import pytest
@@ -309,12 +310,12 @@ async def test_js_sync_always_delivers_every_message_in_order(server_kind, make_
         waiting = await nc.subscribe(inbox)
         await nc.publish("$JS.API.CONSUMER.MSG.NEXT.SA.puller", b'{"batch":1,"expires":10000000000}', reply=inbox)
         # The request is waiting before anything is stored (nats-server registers it on another
-        # goroutine: asked until it shows, at most 500 times).
-        for _ in range(500):
-            if (await js.consumer_info("SA", "puller")).num_waiting == 1:
-                break
-        else:
-            pytest.fail("the pull request never showed as waiting")
+        # goroutine: asked until it shows, for at most 10 s).
+        deadline = time.monotonic() + 10
+        while (await js.consumer_info("SA", "puller")).num_waiting != 1:
+            if time.monotonic() > deadline:
+                pytest.fail("the pull request never showed as waiting")
+            await asyncio.sleep(0.01)
         futs = [await js.publish_async(f"sa.{i % 3}", str(i).encode()) for i in range(n)]
         acks = [await f for f in futs]
         assert [a.seq for a in acks] == list(range(1, n + 1))
@@ -338,9 +339,11 @@ async def test_sourced_stream_keeps_messages_with_a_ttl_past_int64_ns(server_kin
         for i in range(30):
             hdrs = {"Nats-TTL": "9223372037"} if i == 15 else None
             await js.publish(f"s.{i}", b"x", headers=hdrs)
-        for _ in range(500):  # the copy is asynchronous: asked until it is complete
-            if (await js.stream_info("ZZ")).state.messages == 30:
-                break
+        # The copy is asynchronous (nats-server starts its source consumer after a while): asked
+        # until it is complete, for at most 20 s.
+        deadline = time.monotonic() + 20
+        while (await js.stream_info("ZZ")).state.messages < 30 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         assert (await js.stream_info("S")).state.messages == 30
         assert (await js.stream_info("ZZ")).state.messages == 30
     finally:
