@@ -44,7 +44,8 @@ inline std::string msg_key(std::uint64_t id, std::uint64_t seq) {
   put_u64(k, seq);
   return k;
 }
-// subj CF: id(8) subject 0x00 seq(8)
+// subj CF: id(8) subject 0x00 end(8) -> start(8), or an empty value when start == end: one entry
+// per run of consecutive sequences stored under one subject (docs/storage.md, "Subject index").
 inline std::string subj_prefix(std::uint64_t id, std::string_view subject) {
   std::string k;
   k.reserve(8 + subject.size() + 9);
@@ -57,6 +58,25 @@ inline std::string subj_key(std::uint64_t id, std::string_view subject, std::uin
   auto k = subj_prefix(id, subject);
   put_u64(k, seq);
   return k;
+}
+// The exclusive upper bound of a subject's keys: the prefix with its 0x00 terminator made 0x01.
+inline std::string subj_prefix_end(std::uint64_t id, std::string_view subject) {
+  auto k = subj_prefix(id, subject);
+  k.back() = '\x01';
+  return k;
+}
+// The value of the run [start, end]: empty for a run of one sequence (also what format 1 stores
+// held for every message, so their entries read as runs of one).
+inline std::string subj_run_value(std::uint64_t start, std::uint64_t end) {
+  std::string v;
+  if (start != end) put_u64(v, start);
+  return v;
+}
+// The start of the run whose key ends in `end` and whose value is `v`.
+inline std::uint64_t subj_run_start(std::uint64_t end, std::string_view v) {
+  if (v.size() != 8) return end;
+  const std::uint64_t start = get_u64(v.data());
+  return start <= end ? start : end;
 }
 // ttl CF: id(8) deadline(8) seq(8)
 inline std::string ttl_key(std::uint64_t id, std::int64_t deadline, std::uint64_t seq) {

@@ -156,7 +156,12 @@ constexpr std::string_view marker_name = "JETBROKER_STORE";
 // Written first when a store is created; JETBROKER_STORE takes its place once the new database is
 // durable (see rocksdb_env::open). Alone next to `db/`, it means a creation was cut short.
 constexpr std::string_view creating_name = "JETBROKER_STORE.new";
-constexpr std::string_view marker_text = "jetbroker store format 1\n";
+// Format 2: the subject index holds runs of sequences (format 1: one entry per message, which
+// format 2 reads as runs of one, so a format 1 store is upgraded by rewriting its marker).
+constexpr std::string_view marker_text = "jetbroker store format 2\n";
+constexpr std::string_view marker_text_v1 = "jetbroker store format 1\n";
+// The new marker while an upgrade replaces the old one (a leftover is removed on open).
+constexpr std::string_view upgrading_name = "JETBROKER_STORE.upgrade";
 constexpr std::size_t point_delete_limit = 32;  // above this, removals use DeleteRange
 constexpr std::size_t probe_scan_limit = 256;   // wildcard lookups scan this far before probing subjects
 constexpr stream_seq max_seq = std::numeric_limits<stream_seq>::max();
@@ -273,10 +278,19 @@ class rocksdb_stream_store final : public stream_store {
   std::vector<stream_seq> last_seqs(filter_set filters) const override;
 
  private:
+  // A run of consecutive sequences all stored under one subject (one subject index entry).
+  struct seq_run {
+    stream_seq start = 0, end = 0;
+  };
   // A removal being staged into one WriteBatch.
   struct removal {
     rocksdb::WriteBatch wb;
     std::unordered_map<std::string, std::uint64_t> dec;  // subject -> removed messages
+    // subject -> removed sequences whose runs in the subject index stage_unindex reshapes
+    std::unordered_map<std::string, std::vector<stream_seq>> unindex;
+    // Whether the batch reshapes tail_run_'s run, and into what (nullopt: it is gone).
+    bool tail_changed = false;
+    std::optional<seq_run> tail_now;
     std::uint64_t msgs = 0;
     std::uint64_t bytes = 0;
     stream_seq floor = 0;
@@ -291,7 +305,12 @@ class rocksdb_stream_store final : public stream_store {
     r.new_last = st_.last_seq;
     return r;
   }
-  void stage_point(removal& r, stream_seq seq, const cdc::msg_view& m, bool delete_subj_key);
+  // Stages the removal of one message; with `unindex`, commit also takes it out of its subject's run.
+  void stage_point(removal& r, stream_seq seq, const cdc::msg_view& m, bool unindex);
+  // Splits, shortens or deletes the runs holding r.unindex's sequences.
+  result<void> stage_unindex(removal& r);
+  // Records that the batch reshapes the run of `subject` ending at `end` into `now` (nullopt: gone).
+  void note_tail(removal& r, std::string_view subject, stream_seq end, std::optional<seq_run> now) const;
   result<std::uint64_t> commit(removal& r);
   void refresh_first();
   result<stored_msg> read(stream_seq seq) const;
@@ -309,6 +328,8 @@ class rocksdb_stream_store final : public stream_store {
   std::optional<stream_seq> subject_first_at_or_after(bounded_iter& it, const std::string& s, stream_seq start) const;
   std::optional<stream_seq> subject_last(bounded_iter& it, const std::string& s) const;
   std::uint64_t count_keys(rocksdb::ColumnFamilyHandle* cf, std::string lo, std::string hi) const;
+  // Messages of subject s with lo <= seq < hi, summed over its runs.
+  std::uint64_t count_subject(const std::string& s, stream_seq lo, stream_seq hi) const;
 
   detail::db_ctx* ctx_;
   std::string name_;
@@ -316,6 +337,13 @@ class rocksdb_stream_store final : public stream_store {
   stream_seq floor_ = 0;
   stream_state st_;
   std::unordered_map<std::string, std::uint64_t> counts_;
+  // The subject index run that ends at the stream's last sequence, when known (not after open):
+  // an append batch under the same subject extends it instead of starting a run.
+  struct tail_run {
+    std::string subject;
+    seq_run run;
+  };
+  std::optional<tail_run> tail_run_;
   std::uint64_t subjects_epoch_ = 0;  // bumped whenever a subject appears in or leaves counts_
   // Wildcard filter -> matching subjects, reused while the subject set is unchanged (a consumer
   // asks with the same filters again and again).
@@ -397,16 +425,42 @@ result<stream_seq> rocksdb_stream_store::append_batch(std::span<const append_req
   std::unordered_map<std::string_view, std::uint64_t> added;
   stream_seq seq = st_.last_seq;
   std::uint64_t bytes = 0;
+  // Subject index: one entry per run of consecutive messages under one subject, so a batch of
+  // 500 messages on one subject writes one index entry, not 500. The run ending at the last
+  // sequence is extended across batches (its key is its end: the old key goes, the new comes).
+  std::string_view run_subject;
+  seq_run run;
+  stream_seq run_old_end = 0;  // the key the extended run had before this batch
+  if (tail_run_ && tail_run_->run.end == st_.last_seq) {
+    run_subject = tail_run_->subject;
+    run = tail_run_->run;
+    run_old_end = run.end;
+  }
+  auto put_run = [&] {
+    if (run_old_end) wb.Delete(ctx_->subj, cdc::subj_key(id_, run_subject, run_old_end));
+    run_old_end = 0;
+    wb.Put(ctx_->subj, cdc::subj_key(id_, run_subject, run.end), cdc::subj_run_value(run.start, run.end));
+  };
+  bool run_dirty = false;
   for (const auto& r : reqs) {
     ++seq;
     const timestamp_ns expires = r.ttl_ns > 0 ? r.ts + r.ttl_ns : 0;
     cdc::encode_msg(val, r.ts, expires, r.subject, r.hdr, r.data);
     wb.Put(ctx_->msgs, cdc::msg_key(id_, seq), val);
-    wb.Put(ctx_->subj, cdc::subj_key(id_, r.subject, seq), rocksdb::Slice());
+    if (run.start && r.subject == run_subject) {
+      run.end = seq;
+    } else {
+      if (run_dirty) put_run();
+      run_subject = r.subject;
+      run = {seq, seq};
+      run_old_end = 0;
+    }
+    run_dirty = true;
     if (expires) wb.Put(ctx_->ttl, cdc::ttl_key(id_, expires, seq), rocksdb::Slice());
     ++added[r.subject];
     bytes += file_store_msg_size(r.subject.size(), r.hdr.size(), r.data.size());
   }
+  put_run();
   std::string key;
   for (const auto& [s, n] : added) {
     auto it = counts_.find(std::string(s));
@@ -416,6 +470,7 @@ result<stream_seq> rocksdb_stream_store::append_batch(std::span<const append_req
   const persisted_state p{floor_, seq, reqs.back().ts, st_.msgs + reqs.size(), st_.bytes + bytes};
   wb.Put(ctx_->meta, cdc::meta_key('T', id_), encode_state(p));
   if (auto r = check(ctx_->db->Write(ctx_->wo_append, &wb), "append"); !r) return r.error();
+  tail_run_ = tail_run{std::string(run_subject), run};
   for (const auto& [s, n] : added) {
     auto [it, inserted] = counts_.try_emplace(std::string(s), 0);
     it->second += n;
@@ -482,9 +537,10 @@ std::vector<std::string> rocksdb_stream_store::matching_subjects(filter_set filt
 std::optional<stream_seq> rocksdb_stream_store::subject_first_at_or_after(bounded_iter& it, const std::string& s,
                                                                            stream_seq start) const {
   const std::string prefix = cdc::subj_prefix(id_, s);
-  it->Seek(cdc::subj_key(id_, s, start));
+  it->Seek(cdc::subj_key(id_, s, start));  // the first run ending at or after start
   if (!it->Valid() || !it->key().starts_with(prefix) || it->key().size() != prefix.size() + 8) return std::nullopt;
-  return cdc::get_u64(it->key().data() + prefix.size());
+  const stream_seq end = cdc::get_u64(it->key().data() + prefix.size());
+  return std::max(start, cdc::subj_run_start(end, sv(it->value())));
 }
 
 std::optional<stream_seq> rocksdb_stream_store::subject_last(bounded_iter& it, const std::string& s) const {
@@ -608,9 +664,9 @@ result<stored_msg> rocksdb_stream_store::load_last(std::string_view filter) cons
   return read(*best);
 }
 
-void rocksdb_stream_store::stage_point(removal& r, stream_seq seq, const cdc::msg_view& m, bool delete_subj_key) {
+void rocksdb_stream_store::stage_point(removal& r, stream_seq seq, const cdc::msg_view& m, bool unindex) {
   r.wb.Delete(ctx_->msgs, cdc::msg_key(id_, seq));
-  if (delete_subj_key) r.wb.Delete(ctx_->subj, cdc::subj_key(id_, m.subject, seq));
+  if (unindex) r.unindex[std::string(m.subject)].push_back(seq);
   if (m.expires) r.wb.Delete(ctx_->ttl, cdc::ttl_key(id_, m.expires, seq));
   ++r.dec[std::string(m.subject)];
   ++r.msgs;
@@ -621,7 +677,48 @@ void rocksdb_stream_store::stage_point(removal& r, stream_seq seq, const cdc::ms
   }
 }
 
+void rocksdb_stream_store::note_tail(removal& r, std::string_view subject, stream_seq end,
+                                     std::optional<seq_run> now) const {
+  if (tail_run_ && tail_run_->run.end == end && tail_run_->subject == subject) {
+    r.tail_changed = true;
+    r.tail_now = now;
+  }
+}
+
+result<void> rocksdb_stream_store::stage_unindex(removal& r) {
+  for (auto& [s, seqs] : r.unindex) {
+    std::sort(seqs.begin(), seqs.end());
+    seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
+    const std::string prefix = cdc::subj_prefix(id_, s);
+    bounded_iter it(ctx_->db.get(), ctx_->subj, prefix, cdc::subj_prefix_end(id_, s));
+    std::size_t i = 0;
+    while (i < seqs.size()) {
+      it->Seek(cdc::subj_key(id_, s, seqs[i]));  // the run holding seqs[i]: the first ending at or after it
+      if (!it->Valid() || it->key().size() != prefix.size() + 8) break;
+      const stream_seq end = cdc::get_u64(it->key().data() + prefix.size());
+      const stream_seq start = cdc::subj_run_start(end, sv(it->value()));
+      // The run loses seqs[i..j) (those <= end); what is left of it are the pieces between them.
+      stream_seq next = start;  // first sequence of the run not yet in a piece or removed
+      for (; i < seqs.size() && seqs[i] <= end; ++i) {
+        if (seqs[i] < start) continue;  // not indexed (the index never misses a message it holds)
+        if (seqs[i] > next) r.wb.Put(ctx_->subj, cdc::subj_key(id_, s, seqs[i] - 1), cdc::subj_run_value(next, seqs[i] - 1));
+        next = seqs[i] + 1;
+      }
+      if (next <= end) {
+        r.wb.Put(ctx_->subj, it->key(), cdc::subj_run_value(next, end));  // same key: the run keeps its end
+        note_tail(r, s, end, seq_run{next, end});
+      } else {
+        r.wb.Delete(ctx_->subj, it->key());
+        note_tail(r, s, end, std::nullopt);
+      }
+    }
+    if (auto c = check(it->status(), "subject index"); !c) return c;
+  }
+  return {};
+}
+
 result<std::uint64_t> rocksdb_stream_store::commit(removal& r) {
+  if (auto c = stage_unindex(r); !c) return c.error();
   const std::uint64_t msgs = st_.msgs - r.msgs;
   const std::uint64_t bytes = st_.bytes - r.bytes;
   for (const auto& [s, d] : r.dec) {
@@ -634,8 +731,13 @@ result<std::uint64_t> rocksdb_stream_store::commit(removal& r) {
   r.wb.Put(ctx_->meta, cdc::meta_key('T', id_), encode_state({floor, r.new_last, st_.last_ts, msgs, bytes}));
   if (auto res = check(ctx_->db->Write(ctx_->wo, &r.wb), "remove"); !res) return res.error();
   ++subjects_epoch_;  // conservatively: removals may drop subjects
+  if (r.tail_changed && tail_run_) {
+    if (r.tail_now) tail_run_->run = *r.tail_now;
+    else tail_run_.reset();
+  }
   if (r.clear_all) {
     counts_.clear();
+    tail_run_.reset();
   } else {
     for (const auto& [s, d] : r.dec) {
       auto it = counts_.find(s);
@@ -643,6 +745,7 @@ result<std::uint64_t> rocksdb_stream_store::commit(removal& r) {
       if (it->second <= d) counts_.erase(it);
       else it->second -= d;
     }
+    if (tail_run_ && !counts_.contains(tail_run_->subject)) tail_run_.reset();
   }
   st_.msgs = msgs;
   st_.bytes = bytes;
@@ -678,6 +781,7 @@ result<std::uint64_t> rocksdb_stream_store::remove_head(Pred pred) {
   if (st_.msgs == 0) return 0;
   auto r = start_removal();
   stream_seq cut = st_.last_seq + 1;
+  std::string cut_subject;  // the subject of the message at `cut`, the first one kept
   std::vector<std::pair<stream_seq, std::string>> points;  // for short runs
   {
     bounded_iter it(ctx_->db.get(), ctx_->msgs, cdc::msg_key(id_, st_.first_seq), cdc::msg_key(id_, st_.last_seq + 1));
@@ -687,6 +791,7 @@ result<std::uint64_t> rocksdb_stream_store::remove_head(Pred pred) {
       if (!cdc::decode_msg(sv(it->value()), m)) return errc::corrupt_record;
       if (!pred(seq, m, r.msgs, r.bytes)) {
         cut = seq;
+        cut_subject.assign(m.subject);
         break;
       }
       if (m.expires) r.wb.Delete(ctx_->ttl, cdc::ttl_key(id_, m.expires, seq));
@@ -698,6 +803,9 @@ result<std::uint64_t> rocksdb_stream_store::remove_head(Pred pred) {
     if (auto res = check(it->status(), "scan"); !res) return res.error();
   }
   if (r.msgs == 0) return 0;
+  // Subject index: every run ending below `cut` is gone whole, and its end was one of the removed
+  // messages (runs hold only stored messages), so deleting the removed sequences' keys (or the
+  // ranges below `cut`) drops exactly those runs.
   if (r.msgs <= point_delete_limit) {
     for (const auto& [seq, subj] : points) {
       r.wb.Delete(ctx_->msgs, cdc::msg_key(id_, seq));
@@ -708,6 +816,26 @@ result<std::uint64_t> rocksdb_stream_store::remove_head(Pred pred) {
     // seeks after a purge of millions of messages stay as fast as on a fresh store.
     r.wb.DeleteRange(ctx_->msgs, cdc::msg_key(id_, 0), cdc::msg_key(id_, cut));
     for (const auto& [s, _] : r.dec) r.wb.DeleteRange(ctx_->subj, cdc::subj_key(id_, s, 0), cdc::subj_key(id_, s, cut));
+  }
+  // Only the run holding `cut` can reach below it: it now starts at `cut`.
+  if (r.dec.contains(cut_subject)) {
+    std::optional<seq_run> straddler;
+    if (tail_run_ && tail_run_->subject == cut_subject && tail_run_->run.start <= cut && cut <= tail_run_->run.end) {
+      straddler = tail_run_->run;
+    } else {
+      const std::string prefix = cdc::subj_prefix(id_, cut_subject);
+      bounded_iter it(ctx_->db.get(), ctx_->subj, prefix, cdc::subj_prefix_end(id_, cut_subject));
+      it->Seek(cdc::subj_key(id_, cut_subject, cut));
+      if (it->Valid() && it->key().size() == prefix.size() + 8) {
+        const stream_seq end = cdc::get_u64(it->key().data() + prefix.size());
+        straddler = seq_run{cdc::subj_run_start(end, sv(it->value())), end};
+      }
+      if (auto res = check(it->status(), "subject index"); !res) return res.error();
+    }
+    if (straddler && straddler->start < cut) {
+      r.wb.Put(ctx_->subj, cdc::subj_key(id_, cut_subject, straddler->end), cdc::subj_run_value(cut, straddler->end));
+      note_tail(r, cut_subject, straddler->end, seq_run{cut, straddler->end});
+    }
   }
   r.first_removed = true;
   r.floor = cut;
@@ -735,26 +863,40 @@ result<std::uint64_t> rocksdb_stream_store::remove_subject_heads(
   for (const auto& [s, count] : todo) {
     if (count == 0) continue;
     const std::string prefix = cdc::subj_prefix(id_, s);
-    std::string hi = prefix;
-    hi.back() = '\x01';
-    bounded_iter it(ctx_->db.get(), ctx_->subj, prefix, hi);
+    bounded_iter it(ctx_->db.get(), ctx_->subj, prefix, cdc::subj_prefix_end(id_, s));
     std::uint64_t taken = 0;
-    stream_seq last_taken = 0;
+    std::vector<std::string> gone;  // keys of the runs removed whole (the subject's first runs)
+    stream_seq last_gone_end = 0;
     for (it->SeekToFirst(); it->Valid() && taken < count; it->Next()) {
-      const stream_seq seq = cdc::get_u64(it->key().data() + prefix.size());
-      if (up_to && seq >= up_to) break;
-      rocksdb::PinnableSlice v;
-      auto st = ctx_->db->Get(rocksdb::ReadOptions(), ctx_->msgs, cdc::msg_key(id_, seq), &v);
-      if (auto res = check(st, "purge read"); !res) return res.error();
-      cdc::msg_view m;
-      if (!cdc::decode_msg(sv(v), m)) return errc::corrupt_record;
-      stage_point(r, seq, m, count <= point_delete_limit);
-      ++taken;
-      last_taken = seq;
+      if (it->key().size() != prefix.size() + 8) continue;
+      const stream_seq end = cdc::get_u64(it->key().data() + prefix.size());
+      const stream_seq start = cdc::subj_run_start(end, sv(it->value()));
+      stream_seq q = start;
+      for (; q <= end && taken < count && !(up_to && q >= up_to); ++q, ++taken) {
+        rocksdb::PinnableSlice v;
+        auto st = ctx_->db->Get(rocksdb::ReadOptions(), ctx_->msgs, cdc::msg_key(id_, q), &v);
+        if (auto res = check(st, "purge read"); !res) return res.error();
+        cdc::msg_view m;
+        if (!cdc::decode_msg(sv(v), m)) return errc::corrupt_record;
+        stage_point(r, q, m, false);
+      }
+      if (q > end) {
+        if (gone.size() <= point_delete_limit) gone.emplace_back(sv(it->key()));
+        last_gone_end = end;
+        note_tail(r, s, end, std::nullopt);
+        continue;
+      }
+      if (q > start) {  // the run keeps its newer part
+        r.wb.Put(ctx_->subj, it->key(), cdc::subj_run_value(q, end));
+        note_tail(r, s, end, seq_run{q, end});
+      }
+      break;
     }
     if (auto res = check(it->status(), "subject index"); !res) return res.error();
-    if (taken && count > point_delete_limit) {
-      r.wb.DeleteRange(ctx_->subj, cdc::subj_key(id_, s, 0), cdc::subj_key(id_, s, last_taken + 1));
+    if (gone.size() <= point_delete_limit) {
+      for (const auto& k : gone) r.wb.Delete(ctx_->subj, k);
+    } else {
+      r.wb.DeleteRange(ctx_->subj, cdc::subj_key(id_, s, 0), cdc::subj_key(id_, s, last_gone_end + 1));
     }
   }
   if (r.msgs == 0) return 0;
@@ -829,6 +971,20 @@ std::uint64_t rocksdb_stream_store::count_keys(rocksdb::ColumnFamilyHandle* cf, 
   return n;
 }
 
+std::uint64_t rocksdb_stream_store::count_subject(const std::string& s, stream_seq lo, stream_seq hi) const {
+  const std::string prefix = cdc::subj_prefix(id_, s);
+  bounded_iter it(ctx_->db.get(), ctx_->subj, cdc::subj_key(id_, s, lo), cdc::subj_prefix_end(id_, s));
+  std::uint64_t n = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {  // runs ending at or after lo
+    if (it->key().size() != prefix.size() + 8) continue;
+    const stream_seq end = cdc::get_u64(it->key().data() + prefix.size());
+    const stream_seq start = std::max(lo, cdc::subj_run_start(end, sv(it->value())));
+    if (start >= hi) break;
+    n += std::min(end, hi - 1) - start + 1;
+  }
+  return n;
+}
+
 std::uint64_t rocksdb_stream_store::num_pending(stream_seq start, filter_set filters, last_per_subject lps) const {
   if (closed_ || st_.msgs == 0 || start > st_.last_seq) return 0;
   if (lps == last_per_subject::yes) {
@@ -852,8 +1008,8 @@ std::uint64_t rocksdb_stream_store::num_pending(stream_seq start, filter_set fil
   for (const auto& s : matching_subjects(filters)) {
     const std::uint64_t c = counts_.at(s);
     if (start <= st_.first_seq) n += c;
-    else if (before_mid) n += c - count_keys(ctx_->subj, cdc::subj_key(id_, s, 0), cdc::subj_key(id_, s, start));
-    else n += count_keys(ctx_->subj, cdc::subj_key(id_, s, start), cdc::subj_key(id_, s, max_seq));
+    else if (before_mid) n += c - std::min(c, count_subject(s, 0, start));
+    else n += count_subject(s, start, max_seq);
   }
   return n;
 }
@@ -1088,6 +1244,29 @@ bool write_marker(const std::filesystem::path& p) {
   return static_cast<bool>(out);
 }
 
+// Replaces a format 1 marker with the current one, durably, before anything is written in the
+// new format: an older jetbroker then refuses the store instead of misreading its index.
+result<void> upgrade_marker(const std::filesystem::path& dir, std::string* detail_out) {
+  const auto tmp = dir / upgrading_name;
+  const auto marker = dir / marker_name;
+  std::error_code ec;
+  rocksdb::IOStatus st;
+  if (!write_marker(tmp)) st = rocksdb::IOStatus::IOError("cannot write " + tmp.string());
+  if (st.ok()) st = detail::fsync_path(tmp);
+  if (st.ok()) {
+    std::filesystem::rename(tmp, marker, ec);
+    if (ec) st = rocksdb::IOStatus::IOError("cannot rename " + tmp.string() + ": " + ec.message());
+  }
+  if (st.ok()) st = detail::fsync_path(dir);
+  if (!st.ok()) {
+    std::filesystem::remove(tmp, ec);
+    set_detail(detail_out, "cannot upgrade store marker " + marker.string() + " to format 2: " + st.ToString());
+    return errc::io_error;
+  }
+  logger()->info("store {} upgraded from format 1 to format 2", dir.string());
+  return {};
+}
+
 // Checks (or, when it is new or empty, initialises) a store directory. Returns true when the
 // directory had no store yet.
 result<bool> check_dir(const std::filesystem::path& dir, std::string* detail_out) {
@@ -1104,18 +1283,27 @@ result<bool> check_dir(const std::filesystem::path& dir, std::string* detail_out
     set_detail(detail_out, "store path " + dir.string() + " is not a directory");
     return errc::foreign_store;
   }
-  bool has_marker = false, has_db = false, has_creating = false;
+  bool has_marker = false, has_db = false, has_creating = false, has_upgrading = false;
   std::vector<std::string> foreign;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const auto n = e.path().filename().string();
     if (n == marker_name) has_marker = true;
     else if (n == creating_name) has_creating = true;
+    else if (n == upgrading_name) has_upgrading = true;
     else if (n == "db" && e.is_directory()) has_db = true;
     else foreign.push_back(n);
   }
   if (ec) {
     set_detail(detail_out, "cannot list store directory " + dir.string() + ": " + ec.message());
     return errc::io_error;
+  }
+  if (has_upgrading) {
+    if (has_marker) {  // an upgrade cut short before its rename: the old marker stands
+      std::error_code rec;
+      fs::remove(dir / upgrading_name, rec);
+    } else {
+      foreign.emplace_back(upgrading_name);
+    }
   }
   if (!has_marker && has_creating && foreign.empty()) {
     // A creation that did not finish (power loss before the new store was durable): the final
@@ -1141,6 +1329,10 @@ result<bool> check_dir(const std::filesystem::path& dir, std::string* detail_out
   if (has_marker) {
     std::ifstream in(marker, std::ios::binary);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text == marker_text_v1 && has_db) {
+      if (auto u = upgrade_marker(dir, detail_out); !u) return {boost::system::in_place_error, u.error()};
+      text = marker_text;
+    }
     if (text != marker_text) {
       set_detail(detail_out, "store marker " + marker.string() + " holds an unknown format version: '" +
                                  text.substr(0, 64) + "'");

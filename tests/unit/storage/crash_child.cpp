@@ -28,7 +28,8 @@ void report(const std::string& line) {
 
 }  // namespace
 
-std::string crash_subject(std::uint64_t q) { return "c." + std::to_string(q % 13); }
+// Seven consecutive sequences per subject: runs in the subject index that cross batches.
+std::string crash_subject(std::uint64_t q) { return "c." + std::to_string(q / 7 % 13); }
 std::string crash_payload(std::uint64_t q) {
   std::string s;
   for (std::uint64_t i = 0; i < q % 7 + 1; ++i) s += std::to_string(q) + ";";

@@ -36,8 +36,8 @@ class rocksdb_env_test : public ::testing::Test {
   fs::path dir_;
 };
 
-// Keys in the consumer-state column family, read with RocksDB itself (the env must be closed).
-std::size_t consumer_state_keys(const fs::path& dir) {
+// Keys in one column family, read with RocksDB itself (the env must be closed).
+std::size_t cf_keys(const fs::path& dir, std::string_view cf) {
   std::vector<std::string> names;
   const std::string path = (dir / "db").string();
   if (!rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok()) return ~std::size_t{0};
@@ -49,7 +49,7 @@ std::size_t consumer_state_keys(const fs::path& dir) {
   std::unique_ptr<rocksdb::DB> db(raw);
   std::size_t n = 0;
   for (std::size_t i = 0; i < names.size(); ++i) {
-    if (names[i] != "cons") continue;
+    if (names[i] != cf) continue;
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[i]));
     for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
   }
@@ -78,7 +78,7 @@ TEST_F(rocksdb_env_test, deferred_consumer_updates_respect_deletes_and_cancel_ou
     ASSERT_TRUE(e.commit_deferred());
   }
   // KEPT: its sequence record and the pending entry of 2; nothing of GONE, nothing of 1.
-  EXPECT_EQ(consumer_state_keys(dir_), 2u);
+  EXPECT_EQ(cf_keys(dir_, "cons"), 2u);
   auto env = open();
   ASSERT_TRUE(env);
   auto kept = (*env)->open_consumer("S", "KEPT").value();
@@ -149,6 +149,60 @@ TEST_F(rocksdb_env_test, unexpected_file_next_to_store_is_refused) {
   ASSERT_FALSE(env);
   EXPECT_EQ(env.error(), errc::foreign_store);
   EXPECT_NE(detail.find("stray.blk"), std::string::npos) << detail;
+}
+
+// The subject index holds one entry per run of consecutive messages under one subject.
+TEST_F(rocksdb_env_test, subject_index_holds_one_entry_per_run) {
+  {
+    auto env = open();
+    ASSERT_TRUE(env);
+    auto s = (*env)->create_stream("S", storage_type::file, "{}").value();
+    for (int b = 0; b < 10; ++b) {  // 10 batches of 100 on one subject: one run
+      std::vector<append_request> reqs(100, append_request{"one", {}, "x", 1, 0});
+      ASSERT_TRUE(s->append_batch(reqs));
+    }
+    for (int i = 0; i < 50; ++i) {  // alternating subjects: a run per message
+      ASSERT_TRUE(s->append({i % 2 ? "odd" : "even", {}, "y", 2, 0}));
+    }
+    ASSERT_TRUE(s->remove(500));  // splits the first run in two
+    EXPECT_EQ(s->load_next(500, "one").value().seq, 501u);
+    EXPECT_EQ(s->num_pending(400, filter_set{}, last_per_subject::no), 1000u - 400u + 50u);
+  }
+  EXPECT_EQ(cf_keys(dir_, "subj"), 2u + 50u);
+}
+
+// A format 1 store (one index entry per message, which reads as runs of one) is upgraded in
+// place: its marker is rewritten durably and everything in it stays readable and writable.
+TEST_F(rocksdb_env_test, format_1_store_is_upgraded) {
+  {
+    auto env = open();
+    ASSERT_TRUE(env);
+    ASSERT_TRUE((*env)->create_stream("S", storage_type::file, "{}"));
+  }
+  // Appends separated by reopens never extend a run: the index then has format 1's layout.
+  for (int i = 0; i < 4; ++i) {
+    auto env = open();
+    ASSERT_TRUE(env);
+    ASSERT_TRUE((*env)->open_stream("S").value()->append({"a", {}, std::to_string(i), 1, 0}));
+  }
+  ASSERT_EQ(cf_keys(dir_, "subj"), 4u);
+  write_file(dir_ / "JETBROKER_STORE", "jetbroker store format 1\n");
+  write_file(dir_ / "JETBROKER_STORE.upgrade", "jetbroker store format 2\n");  // an earlier upgrade cut short
+  {
+    std::string detail;
+    auto env = open(&detail);
+    ASSERT_TRUE(env) << detail;
+    auto s = (*env)->open_stream("S").value();
+    ASSERT_TRUE(s->remove(2));
+    ASSERT_TRUE(s->append({"a", {}, "4", 1, 0}));
+    std::vector<std::string> got;
+    for (auto m = s->load_next(0, "a"); m; m = s->load_next(m->seq + 1, "a")) got.push_back(m->data);
+    EXPECT_EQ(got, (std::vector<std::string>{"0", "2", "3", "4"}));
+    EXPECT_EQ(s->load_last("a").value().seq, 5u);
+  }
+  std::ifstream in(dir_ / "JETBROKER_STORE");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "jetbroker store format 2\n");
+  EXPECT_FALSE(fs::exists(dir_ / "JETBROKER_STORE.upgrade"));
 }
 
 TEST_F(rocksdb_env_test, wrong_format_version_is_refused) {
