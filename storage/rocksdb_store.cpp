@@ -288,9 +288,6 @@ class rocksdb_stream_store final : public stream_store {
     std::unordered_map<std::string, std::uint64_t> dec;  // subject -> removed messages
     // subject -> removed sequences whose runs in the subject index stage_unindex reshapes
     std::unordered_map<std::string, std::vector<stream_seq>> unindex;
-    // Whether the batch reshapes tail_run_'s run, and into what (nullopt: it is gone).
-    bool tail_changed = false;
-    std::optional<seq_run> tail_now;
     std::uint64_t msgs = 0;
     std::uint64_t bytes = 0;
     stream_seq floor = 0;
@@ -309,8 +306,6 @@ class rocksdb_stream_store final : public stream_store {
   void stage_point(removal& r, stream_seq seq, const cdc::msg_view& m, bool unindex);
   // Splits, shortens or deletes the runs holding r.unindex's sequences.
   result<void> stage_unindex(removal& r);
-  // Records that the batch reshapes the run of `subject` ending at `end` into `now` (nullopt: gone).
-  void note_tail(removal& r, std::string_view subject, stream_seq end, std::optional<seq_run> now) const;
   result<std::uint64_t> commit(removal& r);
   void refresh_first();
   result<stored_msg> read(stream_seq seq) const;
@@ -337,13 +332,6 @@ class rocksdb_stream_store final : public stream_store {
   stream_seq floor_ = 0;
   stream_state st_;
   std::unordered_map<std::string, std::uint64_t> counts_;
-  // The subject index run that ends at the stream's last sequence, when known (not after open):
-  // an append batch under the same subject extends it instead of starting a run.
-  struct tail_run {
-    std::string subject;
-    seq_run run;
-  };
-  std::optional<tail_run> tail_run_;
   std::uint64_t subjects_epoch_ = 0;  // bumped whenever a subject appears in or leaves counts_
   // Wildcard filter -> matching subjects, reused while the subject set is unchanged (a consumer
   // asks with the same filters again and again).
@@ -425,23 +413,15 @@ result<stream_seq> rocksdb_stream_store::append_batch(std::span<const append_req
   std::unordered_map<std::string_view, std::uint64_t> added;
   stream_seq seq = st_.last_seq;
   std::uint64_t bytes = 0;
-  // Subject index: one entry per run of consecutive messages under one subject, so a batch of
-  // 500 messages on one subject writes one index entry, not 500. The run ending at the last
-  // sequence is extended across batches (its key is its end: the old key goes, the new comes).
+  // Subject index: one entry per run of consecutive messages under one subject within the batch,
+  // so a batch of 500 messages on one subject writes one index entry, not 500. (Runs are not
+  // extended across batches: a run's key is its end, so that would cost a delete per batch, and
+  // a batch of one message would write two index records instead of one.)
   std::string_view run_subject;
   seq_run run;
-  stream_seq run_old_end = 0;  // the key the extended run had before this batch
-  if (tail_run_ && tail_run_->run.end == st_.last_seq) {
-    run_subject = tail_run_->subject;
-    run = tail_run_->run;
-    run_old_end = run.end;
-  }
   auto put_run = [&] {
-    if (run_old_end) wb.Delete(ctx_->subj, cdc::subj_key(id_, run_subject, run_old_end));
-    run_old_end = 0;
     wb.Put(ctx_->subj, cdc::subj_key(id_, run_subject, run.end), cdc::subj_run_value(run.start, run.end));
   };
-  bool run_dirty = false;
   for (const auto& r : reqs) {
     ++seq;
     const timestamp_ns expires = r.ttl_ns > 0 ? r.ts + r.ttl_ns : 0;
@@ -450,12 +430,10 @@ result<stream_seq> rocksdb_stream_store::append_batch(std::span<const append_req
     if (run.start && r.subject == run_subject) {
       run.end = seq;
     } else {
-      if (run_dirty) put_run();
+      if (run.start) put_run();
       run_subject = r.subject;
       run = {seq, seq};
-      run_old_end = 0;
     }
-    run_dirty = true;
     if (expires) wb.Put(ctx_->ttl, cdc::ttl_key(id_, expires, seq), rocksdb::Slice());
     ++added[r.subject];
     bytes += file_store_msg_size(r.subject.size(), r.hdr.size(), r.data.size());
@@ -470,7 +448,6 @@ result<stream_seq> rocksdb_stream_store::append_batch(std::span<const append_req
   const persisted_state p{floor_, seq, reqs.back().ts, st_.msgs + reqs.size(), st_.bytes + bytes};
   wb.Put(ctx_->meta, cdc::meta_key('T', id_), encode_state(p));
   if (auto r = check(ctx_->db->Write(ctx_->wo_append, &wb), "append"); !r) return r.error();
-  tail_run_ = tail_run{std::string(run_subject), run};
   for (const auto& [s, n] : added) {
     auto [it, inserted] = counts_.try_emplace(std::string(s), 0);
     it->second += n;
@@ -677,14 +654,6 @@ void rocksdb_stream_store::stage_point(removal& r, stream_seq seq, const cdc::ms
   }
 }
 
-void rocksdb_stream_store::note_tail(removal& r, std::string_view subject, stream_seq end,
-                                     std::optional<seq_run> now) const {
-  if (tail_run_ && tail_run_->run.end == end && tail_run_->subject == subject) {
-    r.tail_changed = true;
-    r.tail_now = now;
-  }
-}
-
 result<void> rocksdb_stream_store::stage_unindex(removal& r) {
   for (auto& [s, seqs] : r.unindex) {
     std::sort(seqs.begin(), seqs.end());
@@ -706,10 +675,8 @@ result<void> rocksdb_stream_store::stage_unindex(removal& r) {
       }
       if (next <= end) {
         r.wb.Put(ctx_->subj, it->key(), cdc::subj_run_value(next, end));  // same key: the run keeps its end
-        note_tail(r, s, end, seq_run{next, end});
       } else {
         r.wb.Delete(ctx_->subj, it->key());
-        note_tail(r, s, end, std::nullopt);
       }
     }
     if (auto c = check(it->status(), "subject index"); !c) return c;
@@ -731,13 +698,8 @@ result<std::uint64_t> rocksdb_stream_store::commit(removal& r) {
   r.wb.Put(ctx_->meta, cdc::meta_key('T', id_), encode_state({floor, r.new_last, st_.last_ts, msgs, bytes}));
   if (auto res = check(ctx_->db->Write(ctx_->wo, &r.wb), "remove"); !res) return res.error();
   ++subjects_epoch_;  // conservatively: removals may drop subjects
-  if (r.tail_changed && tail_run_) {
-    if (r.tail_now) tail_run_->run = *r.tail_now;
-    else tail_run_.reset();
-  }
   if (r.clear_all) {
     counts_.clear();
-    tail_run_.reset();
   } else {
     for (const auto& [s, d] : r.dec) {
       auto it = counts_.find(s);
@@ -745,7 +707,6 @@ result<std::uint64_t> rocksdb_stream_store::commit(removal& r) {
       if (it->second <= d) counts_.erase(it);
       else it->second -= d;
     }
-    if (tail_run_ && !counts_.contains(tail_run_->subject)) tail_run_.reset();
   }
   st_.msgs = msgs;
   st_.bytes = bytes;
@@ -782,6 +743,9 @@ result<std::uint64_t> rocksdb_stream_store::remove_head(Pred pred) {
   auto r = start_removal();
   stream_seq cut = st_.last_seq + 1;
   std::string cut_subject;  // the subject of the message at `cut`, the first one kept
+  std::string prev_subject;  // the subject of the last message removed
+  stream_seq prev_seq = 0;
+  bool cut_prev_same_run = false;  // the message before `cut` was removed and shares its subject
   std::vector<std::pair<stream_seq, std::string>> points;  // for short runs
   {
     bounded_iter it(ctx_->db.get(), ctx_->msgs, cdc::msg_key(id_, st_.first_seq), cdc::msg_key(id_, st_.last_seq + 1));
@@ -792,8 +756,11 @@ result<std::uint64_t> rocksdb_stream_store::remove_head(Pred pred) {
       if (!pred(seq, m, r.msgs, r.bytes)) {
         cut = seq;
         cut_subject.assign(m.subject);
+        cut_prev_same_run = prev_seq + 1 == seq && prev_subject == m.subject;
         break;
       }
+      prev_seq = seq;
+      prev_subject.assign(m.subject);
       if (m.expires) r.wb.Delete(ctx_->ttl, cdc::ttl_key(id_, m.expires, seq));
       ++r.dec[std::string(m.subject)];
       ++r.msgs;
@@ -817,25 +784,17 @@ result<std::uint64_t> rocksdb_stream_store::remove_head(Pred pred) {
     r.wb.DeleteRange(ctx_->msgs, cdc::msg_key(id_, 0), cdc::msg_key(id_, cut));
     for (const auto& [s, _] : r.dec) r.wb.DeleteRange(ctx_->subj, cdc::subj_key(id_, s, 0), cdc::subj_key(id_, s, cut));
   }
-  // Only the run holding `cut` can reach below it: it now starts at `cut`.
-  if (r.dec.contains(cut_subject)) {
-    std::optional<seq_run> straddler;
-    if (tail_run_ && tail_run_->subject == cut_subject && tail_run_->run.start <= cut && cut <= tail_run_->run.end) {
-      straddler = tail_run_->run;
-    } else {
-      const std::string prefix = cdc::subj_prefix(id_, cut_subject);
-      bounded_iter it(ctx_->db.get(), ctx_->subj, prefix, cdc::subj_prefix_end(id_, cut_subject));
-      it->Seek(cdc::subj_key(id_, cut_subject, cut));
-      if (it->Valid() && it->key().size() == prefix.size() + 8) {
-        const stream_seq end = cdc::get_u64(it->key().data() + prefix.size());
-        straddler = seq_run{cdc::subj_run_start(end, sv(it->value())), end};
-      }
-      if (auto res = check(it->status(), "subject index"); !res) return res.error();
+  // Only the run holding `cut` can reach below it, and only when the message just before `cut`
+  // was removed now and has its subject: that run now starts at `cut`.
+  if (cut_prev_same_run) {
+    const std::string prefix = cdc::subj_prefix(id_, cut_subject);
+    bounded_iter it(ctx_->db.get(), ctx_->subj, prefix, cdc::subj_prefix_end(id_, cut_subject));
+    it->Seek(cdc::subj_key(id_, cut_subject, cut));  // the run holding `cut`
+    if (it->Valid() && it->key().size() == prefix.size() + 8) {
+      const stream_seq end = cdc::get_u64(it->key().data() + prefix.size());
+      if (cdc::subj_run_start(end, sv(it->value())) < cut) r.wb.Put(ctx_->subj, it->key(), cdc::subj_run_value(cut, end));
     }
-    if (straddler && straddler->start < cut) {
-      r.wb.Put(ctx_->subj, cdc::subj_key(id_, cut_subject, straddler->end), cdc::subj_run_value(cut, straddler->end));
-      note_tail(r, cut_subject, straddler->end, seq_run{cut, straddler->end});
-    }
+    if (auto res = check(it->status(), "subject index"); !res) return res.error();
   }
   r.first_removed = true;
   r.floor = cut;
@@ -883,12 +842,10 @@ result<std::uint64_t> rocksdb_stream_store::remove_subject_heads(
       if (q > end) {
         if (gone.size() <= point_delete_limit) gone.emplace_back(sv(it->key()));
         last_gone_end = end;
-        note_tail(r, s, end, std::nullopt);
         continue;
       }
       if (q > start) {  // the run keeps its newer part
         r.wb.Put(ctx_->subj, it->key(), cdc::subj_run_value(q, end));
-        note_tail(r, s, end, seq_run{q, end});
       }
       break;
     }

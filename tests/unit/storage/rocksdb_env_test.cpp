@@ -151,24 +151,27 @@ TEST_F(rocksdb_env_test, unexpected_file_next_to_store_is_refused) {
   EXPECT_NE(detail.find("stray.blk"), std::string::npos) << detail;
 }
 
-// The subject index holds one entry per run of consecutive messages under one subject.
+// The subject index holds one entry per run of consecutive messages under one subject in a batch.
 TEST_F(rocksdb_env_test, subject_index_holds_one_entry_per_run) {
   {
     auto env = open();
     ASSERT_TRUE(env);
     auto s = (*env)->create_stream("S", storage_type::file, "{}").value();
-    for (int b = 0; b < 10; ++b) {  // 10 batches of 100 on one subject: one run
+    for (int b = 0; b < 10; ++b) {  // 10 batches of 100 on one subject: a run each
       std::vector<append_request> reqs(100, append_request{"one", {}, "x", 1, 0});
       ASSERT_TRUE(s->append_batch(reqs));
     }
     for (int i = 0; i < 50; ++i) {  // alternating subjects: a run per message
       ASSERT_TRUE(s->append({i % 2 ? "odd" : "even", {}, "y", 2, 0}));
     }
-    ASSERT_TRUE(s->remove(500));  // splits the first run in two
+    ASSERT_TRUE(s->remove(450));  // splits the fifth run in two
+    ASSERT_TRUE(s->remove(500));  // shortens it
+    EXPECT_EQ(s->load_next(450, "one").value().seq, 451u);
     EXPECT_EQ(s->load_next(500, "one").value().seq, 501u);
-    EXPECT_EQ(s->num_pending(400, filter_set{}, last_per_subject::no), 1000u - 400u + 50u);
+    const std::string one = "one";
+    EXPECT_EQ(s->num_pending(420, filter_set(&one, 1), last_per_subject::no), 1000u - 420u + 1u - 2u);
   }
-  EXPECT_EQ(cf_keys(dir_, "subj"), 2u + 50u);
+  EXPECT_EQ(cf_keys(dir_, "subj"), 11u + 50u);
 }
 
 // A format 1 store (one index entry per message, which reads as runs of one) is upgraded in
