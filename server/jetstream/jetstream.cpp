@@ -28,6 +28,11 @@ namespace json = boost::json;
 // ---- js_subscriber ----------------------------------------------------------------------------
 
 bool js_subscriber::deliver(server::subscription&, const server::message_view& m) {
+  if (kind_ == target::api_sink) {
+    // A forwarder: the answer is whether it counts as interest (see target).
+    constexpr std::string_view direct = "$JS.API.DIRECT.GET";
+    return !(m.subject.starts_with(direct) && (m.subject.size() == direct.size() || m.subject[direct.size()] == '.'));
+  }
   return js_.enqueue(kind_, stream_, m);
 }
 
@@ -160,6 +165,8 @@ void jetstream::start() {
       for (const char* subj : {"$JS.API.INFO", "$JS.API.STREAM.>", "$JS.API.CONSUMER.>", "$JS.API.ACCOUNT.>",
                                "$JS.API.META.>", "$JS.API.SERVER.>"})
         api_subs_.push_back(subscribe(subj, target::api, {}));
+      api_subs_.push_back(subscribe("$JS.API.>", target::api_sink, {}));
+      api_subs_.back()->forwarder = true;
       api_subs_.push_back(subscribe("$JS.ACK.>", target::ack, {}));
       api_subs_.push_back(subscribe("$JS.FC.>", target::flow_control, {}));
     }
@@ -237,6 +244,8 @@ void jetstream::drain() {
         case target::direct_get:
           flush_ingest();
           handle_direct_get(m);
+          break;
+        case target::api_sink:  // never queued
           break;
       }
     }

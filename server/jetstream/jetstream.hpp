@@ -39,7 +39,10 @@ class consumer;
 using executor_type = boost::asio::strand<boost::asio::io_context::executor_type>;
 
 // What an internal subscription feeds.
-enum class target : std::uint8_t { api, ingest, ack, flow_control, direct_get };
+// api_sink: the catch-all under $JS.API.> that swallows requests no API subscription handles, as
+// nats-server does (its dispatcher drops them: the requester times out), except DIRECT.GET ones,
+// which get no-responders when no stream answers them.
+enum class target : std::uint8_t { api, ingest, ack, flow_control, direct_get, api_sink };
 
 // A message copied out of a publisher's read buffer into the JetStream inbox.
 struct inbound_msg {

@@ -346,6 +346,34 @@ async def _direct(nc, subject, body=b""):
     return {"status": status, "desc": desc, "headers": hdrs, "data": m.data.decode(), "has_ts": ts is not None}
 
 
+async def test_js_unknown_api_subjects_get_what_nats_server_gives(js_pair):
+    """nats-server's JetStream dispatcher drops a request under $JS.API.> that no API handles (the
+    requester times out; nats.go would read an immediate no-responders as "JetStream not enabled"),
+    while DIRECT.GET subjects nothing answers get no-responders, as does the bare $JS.API."""
+    subjects = ["$JS.API.FOO", "$JS.API.FOO.BAR", "$JS.API.STREAM.FOO", "$JS.API.INFO.X",
+                "$JS.API.DIRECT", "$JS.API.DIRECT.FOO", "$JS.API.DIRECTX.GET.U",
+                "$JS.API", "$JS.API.DIRECT.GET", "$JS.API.DIRECT.GET.U", "$JS.API.DIRECT.GET.U.u",
+                "$JS.API.DIRECT.GET.NOPE"]
+
+    async def scenario(nc, srv):
+        await js_req(nc, f"{API}.STREAM.CREATE.U", {"name": "U", "subjects": ["u"]})  # no allow_direct
+        out = []
+        for subj in subjects:
+            try:
+                m = await nc.request(subj, b'{"seq":1}', timeout=0.3)
+                out.append((subj, "answered", m.data[:40].decode()))
+            except NoRespondersError:
+                out.append((subj, "no responders"))
+            except NatsTimeoutError:
+                out.append((subj, "timeout"))
+        out.append((await js_req(nc, f"{API}.INFO"))["type"])  # the API still answers
+        return out
+
+    jb, ns = await run_both(js_pair, scenario)
+    assert ("$JS.API.FOO", "timeout") in ns and ("$JS.API.DIRECT.GET.U", "no responders") in ns
+    assert_same(jb, ns)
+
+
 async def test_js_direct_get(js_pair):
     async def scenario(nc, srv):
         t = Transcript(nc)
