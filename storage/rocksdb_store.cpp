@@ -1291,8 +1291,9 @@ result<bool> check_dir(const std::filesystem::path& dir, std::string* detail_out
       text = marker_text;
     }
     if (text != marker_text) {
-      set_detail(detail_out, "store marker " + marker.string() + " holds an unknown format version: '" +
-                                 text.substr(0, 64) + "'");
+      auto shown = text.substr(0, 64);
+      while (!shown.empty() && (shown.back() == '\n' || shown.back() == '\r')) shown.pop_back();
+      set_detail(detail_out, "store marker " + marker.string() + " holds an unknown format version: '" + shown + "'");
       return errc::version_mismatch;
     }
     if (!has_db) {

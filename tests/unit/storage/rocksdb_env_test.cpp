@@ -216,6 +216,7 @@ TEST_F(rocksdb_env_test, wrong_format_version_is_refused) {
   ASSERT_FALSE(env);
   EXPECT_EQ(env.error(), errc::version_mismatch);
   EXPECT_NE(detail.find("JETBROKER_STORE"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("'jetbroker store format 99'"), std::string::npos) << detail;  // one log line
 }
 
 TEST_F(rocksdb_env_test, missing_database_is_reported) {
