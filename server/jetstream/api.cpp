@@ -154,6 +154,7 @@ void jetstream::handle_api(const inbound_msg& m) {
     ~scope() { p = nullptr; }
   } guard{api_request_};
   api_request_ = &m;
+  const json_util::source_scope source(m.payload());  // Go's errors quote numbers as written
   auto t = split_tokens(m.subject());
   // t[0] = "$JS", t[1] = "API"
   if (t.size() < 3 || t[0] != "$JS" || t[1] != "API") return;

@@ -852,6 +852,7 @@ void consumer::on_pull_request(std::string_view reply, std::string_view payload)
       auto v = json::parse(payload, ec);
       if (ec || !v.is_object()) return send_status(reply, 400, "Bad Request", false);
       auto& o = v.as_object();
+      const json_util::source_scope source(payload);  // Go's errors quote numbers as written
       std::string err;
       // A field of the wrong type is a 400 with Go's decoder error, as nats-server answers (it
       // used to be ignored, leaving the request waiting with the defaults).
@@ -859,7 +860,8 @@ void consumer::on_pull_request(std::string_view reply, std::string_view payload)
       std::string bad;
       auto field = [&](bool ok, const char* key, const char* go_type) {
         if (ok || !bad.empty()) return;
-        bad = "json: cannot unmarshal " + json_util::type_name(o.at(key)) + " into Go struct field " + st + "." + key +
+        const bool numeric = std::string_view(go_type) != "bool";
+        bad = "json: cannot unmarshal " + json_util::type_name(o.at(key), numeric ? key : "") + " into Go struct field " + st + "." + key +
               " of type " + go_type;
       };
       field(json_util::get_int(o, "batch", r.batch, err, st), "batch", "int");
@@ -881,7 +883,7 @@ void consumer::on_pull_request(std::string_view reply, std::string_view payload)
         if (!json_util::get_int(o, "priority", r.prio.priority, err, pg) || r.prio.priority < INT32_MIN ||
             r.prio.priority > INT32_MAX)
           return send_status(reply, 400,
-                             "Bad Request - json: cannot unmarshal " + json_util::type_name(*p) +
+                             "Bad Request - json: cannot unmarshal " + json_util::type_name(*p, "priority") +
                                  " into Go struct field " + pg + ".priority of type int",
                              false);
       }

@@ -54,7 +54,9 @@ std::vector<std::string> consumer_config::filters() const {
 }
 
 std::variant<consumer_config, api_error> parse_consumer_config_json(const json::object& o) {
-  static constexpr const char* st = "ConsumerConfig";
+  // Go names the field by its path in the create request: ConsumerConfig.config.<field>.
+  static constexpr const char* st = "ConsumerConfig.config";
+  static constexpr const char* dur = "time.Duration";
   if (auto u = json_util::unknown_field(
           o, {"durable_name", "name", "description", "deliver_policy", "opt_start_seq", "opt_start_time",
               "ack_policy", "ack_wait", "max_deliver", "backoff", "filter_subject", "filter_subjects",
@@ -69,33 +71,37 @@ std::variant<consumer_config, api_error> parse_consumer_config_json(const json::
             get_string(o, "description", c.description, err, st) && get_string(o, "deliver_policy", dp, err, st) &&
             get_uint(o, "opt_start_seq", c.opt_start_seq, err, st) &&
             get_string(o, "opt_start_time", ost, err, st) && get_string(o, "ack_policy", ap, err, st) &&
-            get_int(o, "ack_wait", c.ack_wait, err, st) && get_int(o, "max_deliver", c.max_deliver, err, st) &&
+            get_int(o, "ack_wait", c.ack_wait, err, st, dur) && get_int(o, "max_deliver", c.max_deliver, err, st, "int") &&
             get_string(o, "filter_subject", c.filter_subject, err, st) &&
             get_string(o, "replay_policy", rp, err, st) && get_uint(o, "rate_limit_bps", c.rate_limit_bps, err, st) &&
             get_string(o, "sample_freq", c.sample_freq, err, st) &&
-            get_int(o, "max_waiting", c.max_waiting, err, st) &&
-            get_int(o, "max_ack_pending", c.max_ack_pending, err, st) &&
+            get_int(o, "max_waiting", c.max_waiting, err, st, "int") &&
+            get_int(o, "max_ack_pending", c.max_ack_pending, err, st, "int") &&
             get_bool(o, "flow_control", c.flow_control, err, st) &&
-            get_bool(o, "headers_only", c.headers_only, err, st) && get_int(o, "max_batch", c.max_batch, err, st) &&
-            get_int(o, "max_expires", c.max_expires, err, st) && get_int(o, "max_bytes", c.max_bytes, err, st) &&
+            get_bool(o, "headers_only", c.headers_only, err, st) && get_int(o, "max_batch", c.max_batch, err, st, "int") &&
+            get_int(o, "max_expires", c.max_expires, err, st, dur) && get_int(o, "max_bytes", c.max_bytes, err, st, "int") &&
             get_string(o, "deliver_subject", c.deliver_subject, err, st) &&
             get_string(o, "deliver_group", c.deliver_group, err, st) &&
-            get_int(o, "idle_heartbeat", c.idle_heartbeat, err, st) &&
-            get_int(o, "inactive_threshold", c.inactive_threshold, err, st) &&
-            get_int(o, "num_replicas", c.num_replicas, err, st) &&
+            get_int(o, "idle_heartbeat", c.idle_heartbeat, err, st, dur) &&
+            get_int(o, "inactive_threshold", c.inactive_threshold, err, st, dur) &&
+            get_int(o, "num_replicas", c.num_replicas, err, st, "int") &&
             get_bool(o, "mem_storage", c.mem_storage, err, st) && get_string(o, "pause_until", pu, err, st);
   if (!ok) return bad_json(err);
   if (auto* b = o.if_contains("backoff"); b && !b->is_null()) {
-    if (!b->is_array()) return bad_json("json: cannot unmarshal value into Go struct field ConsumerConfig.backoff of type []time.Duration");
+    static const std::string field = " into Go struct field ConsumerConfig.config.backoff of type ";
+    if (!b->is_array()) return bad_json("json: cannot unmarshal " + json_util::type_name(*b) + field + "[]time.Duration");
+    std::size_t i = 0;
     for (const auto& e : b->as_array()) {
-      if (auto i = json_util::exact_int64(e)) c.backoff.push_back(*i);
-      else return bad_json("json: cannot unmarshal value into Go struct field ConsumerConfig.backoff of type time.Duration");
+      if (auto d = json_util::exact_int64(e)) c.backoff.push_back(*d);
+      else return bad_json("json: cannot unmarshal " + json_util::type_name(e, "backoff", i) + field + "time.Duration");
+      ++i;
     }
   }
   if (auto* f = o.if_contains("filter_subjects"); f && !f->is_null()) {
-    if (!f->is_array()) return bad_json("json: cannot unmarshal value into Go struct field ConsumerConfig.filter_subjects of type []string");
+    static const std::string field = " into Go struct field ConsumerConfig.config.filter_subjects of type ";
+    if (!f->is_array()) return bad_json("json: cannot unmarshal " + json_util::type_name(*f) + field + "[]string");
     for (const auto& e : f->as_array()) {
-      if (!e.is_string()) return bad_json("json: cannot unmarshal value into Go struct field ConsumerConfig.filter_subjects of type string");
+      if (!e.is_string()) return bad_json("json: cannot unmarshal " + json_util::type_name(e) + field + "string");
       c.filter_subjects.emplace_back(e.as_string());
     }
   }
@@ -123,7 +129,7 @@ std::variant<consumer_config, api_error> parse_consumer_config_json(const json::
       return bad_json("json: cannot unmarshal " + json_util::type_name(*pt) +
                       " into Go struct field ConsumerConfig.config.priority_timeout of type time.Duration");
     std::string e;
-    if (!get_int(o, "priority_timeout", c.priority_timeout, e, st)) return bad_json(e);
+    if (!get_int(o, "priority_timeout", c.priority_timeout, e, st, dur)) return bad_json(e);
   }
 
   if (dp.empty() || dp == "all") c.deliver = deliver_policy::all;

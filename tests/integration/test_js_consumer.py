@@ -256,30 +256,35 @@ async def test_js_pull_request_fields_of_the_wrong_type(js_pair):
         for req in ({"batch": "x"}, {"expires": "1s"}, {"no_wait": "yes"}, {"max_bytes": [1]},
                     {"idle_heartbeat": {}}, {"batch": 1.5}, {"batch": 1, "expires": 1e300}):
             got = await c.pull("PW", "D", req, timeout=1.0, record=False)
-            # Numbers: Go quotes the number as written, which boost::json does not keep.
-            c.note([got[0]["status"], got[0]["desc"].split(" number ")[0]] if got[0] != "<nothing>" else got)
+            c.note([got[0]["status"], got[0]["desc"]] if got[0] != "<nothing>" else got)
         return c.log
 
     jb, ns = await run_both(js_pair, scenario)
     assert ns[0] == ["400", "Bad Request - json: cannot unmarshal string into Go struct field "
                      "JSApiConsumerGetNextRequest.batch of type int"], ns
+    # Go quotes a number as written in the request.
+    assert ns[-1] == ["400", "Bad Request - json: cannot unmarshal number 1e+300 into Go struct field "
+                      "JSApiConsumerGetNextRequest.expires of type time.Duration"], ns
     assert_same(jb, ns)
 
 
 async def test_js_consumer_numbers_no_int64_holds(js_pair):
-    """A bad request (10025) on both servers; casting such doubles was undefined behaviour here.
-    The descriptions differ: Go quotes the number as written in the request, which boost::json
-    does not keep."""
+    """A bad request (10025) on both servers, with Go's description quoting the number as written;
+    casting such doubles was undefined behaviour here."""
     async def scenario(nc, srv):
         c = C(nc)
         await c.stream("CN", subjects=["cn.>"])
         for name, cfg in (("N40", {"ack_wait": 1e30}), ("N41", {"backoff": [1.5e30], "max_deliver": 3}),
-                          ("N42", {"max_deliver": -1e300})):
-            await c.consumer("CN", {"ack_policy": "explicit", **cfg}, name, drop=(10025,))
+                          ("N42", {"max_deliver": -1e300}), ("N43", {"backoff": [1, 2.5], "max_deliver": 3}),
+                          ("N44", {"backoff": ["1s"], "max_deliver": 3}), ("N45", {"backoff": 5}),
+                          ("N46", {"filter_subjects": ["cn.a", 7]}), ("N47", {"max_ack_pending": 1.5}),
+                          ("N48", {"ack_wait": "30s"}), ("N49", {"inactive_threshold": 1E+40}),
+                          ("N50", {"opt_start_seq": -1, "deliver_policy": "by_start_sequence"})):
+            await c.consumer("CN", {"ack_policy": "explicit", **cfg}, name)
         return c.log
 
     jb, ns = await run_both(js_pair, scenario)
-    assert [e["error"]["err_code"] for e in ns] == [10025] * 3, ns
+    assert [e["error"]["err_code"] for e in ns] == [10025] * 11, ns
     assert_same(jb, ns)
 
 
