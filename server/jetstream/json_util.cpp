@@ -143,10 +143,10 @@ std::optional<std::int64_t> exact_int64(const json::value& v) {
 }
 
 bool get_int(const json::object& o, std::string_view key, std::int64_t& out, std::string& err, const char* st,
-             const char* go_type) {
+             const char* go_type, std::int64_t lo, std::int64_t hi) {
   auto* v = o.if_contains(key);
   if (!v || v->is_null()) return true;
-  if (auto i = exact_int64(*v)) { out = *i; return true; }
+  if (auto i = exact_int64(*v); i && *i >= lo && *i <= hi) { out = *i; return true; }
   err = mismatch(*v, key, st, go_type, true);
   return false;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Small helpers for reading API request JSON the way nats-server's strict decoder does:
 // unknown fields and wrong types are errors with Go-like messages.
+#include <climits>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -45,8 +46,9 @@ std::optional<std::string> number_literal(std::string_view raw, std::string_view
 // Go's unmarshal into int64/time.Duration accepts it; nullopt otherwise.
 std::optional<std::int64_t> exact_int64(const json::value& v);
 // go_type: the Go field's type named in the error (get_int: int64 unless given).
+// [lo, hi]: the Go type's range (an int32 field); a number outside it is a type error, as in Go.
 bool get_int(const json::object& o, std::string_view key, std::int64_t& out, std::string& err, const char* go_struct,
-             const char* go_type = nullptr);
+             const char* go_type = nullptr, std::int64_t lo = INT64_MIN, std::int64_t hi = INT64_MAX);
 bool get_uint(const json::object& o, std::string_view key, std::uint64_t& out, std::string& err, const char* go_struct);
 bool get_bool(const json::object& o, std::string_view key, bool& out, std::string& err, const char* go_struct);
 bool get_string(const json::object& o, std::string_view key, std::string& out, std::string& err, const char* go_struct);

@@ -298,7 +298,9 @@ const char* to_string(storage_kind s) { return s == storage_kind::memory ? "memo
 
 std::variant<stream_config, api_error> parse_stream_config(const json::object& o, std::string_view subject_name,
                                                            bool for_update) {
-  static constexpr const char* st = "StreamConfig";
+  // Go names a field by its path in the request: StreamConfigRequest.StreamConfig.<field>.
+  static constexpr const char* st = "StreamConfigRequest.StreamConfig";
+  static constexpr const char* dur = "time.Duration";
   if (auto u = json_util::unknown_field(
           o, {"name", "description", "subjects", "retention", "max_consumers", "max_msgs", "max_bytes", "max_age",
               "max_msgs_per_subject", "max_msg_size", "discard", "discard_new_per_subject", "storage",
@@ -313,14 +315,14 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
   std::string err;
   std::string retention, discard, storage, compression;
   bool ok = get_string(o, "name", c.name, err, st) && get_string(o, "description", c.description, err, st) &&
-            get_string(o, "retention", retention, err, st) && get_int(o, "max_consumers", c.max_consumers, err, st) &&
+            get_string(o, "retention", retention, err, st) && get_int(o, "max_consumers", c.max_consumers, err, st, "int") &&
             get_int(o, "max_msgs", c.max_msgs, err, st) && get_int(o, "max_bytes", c.max_bytes, err, st) &&
-            get_int(o, "max_age", c.max_age, err, st) &&
+            get_int(o, "max_age", c.max_age, err, st, dur) &&
             get_int(o, "max_msgs_per_subject", c.max_msgs_per_subject, err, st) &&
-            get_int(o, "max_msg_size", c.max_msg_size, err, st) && get_string(o, "discard", discard, err, st) &&
+            get_int(o, "max_msg_size", c.max_msg_size, err, st, "int32", INT32_MIN, INT32_MAX) && get_string(o, "discard", discard, err, st) &&
             get_bool(o, "discard_new_per_subject", c.discard_new_per_subject, err, st) &&
-            get_string(o, "storage", storage, err, st) && get_int(o, "num_replicas", c.num_replicas, err, st) &&
-            get_bool(o, "no_ack", c.no_ack, err, st) && get_int(o, "duplicate_window", c.duplicate_window, err, st) &&
+            get_string(o, "storage", storage, err, st) && get_int(o, "num_replicas", c.num_replicas, err, st, "int") &&
+            get_bool(o, "no_ack", c.no_ack, err, st) && get_int(o, "duplicate_window", c.duplicate_window, err, st, dur) &&
             get_bool(o, "sealed", c.sealed, err, st) && get_bool(o, "deny_delete", c.deny_delete, err, st) &&
             get_bool(o, "deny_purge", c.deny_purge, err, st) &&
             get_bool(o, "allow_rollup_hdrs", c.allow_rollup_hdrs, err, st) &&
@@ -331,7 +333,7 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
             get_bool(o, "allow_atomic", c.allow_atomic, err, st) &&
             get_bool(o, "allow_msg_counter", c.allow_msg_counter, err, st) &&
             get_bool(o, "allow_msg_schedules", c.allow_msg_schedules, err, st) &&
-            get_int(o, "subject_delete_marker_ttl", c.subject_delete_marker_ttl, err, st);
+            get_int(o, "subject_delete_marker_ttl", c.subject_delete_marker_ttl, err, st, dur);
   if (!ok) return bad_json(err);
 
   if (auto* s = o.if_contains("subjects"); s && !s->is_null()) {

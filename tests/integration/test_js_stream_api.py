@@ -346,6 +346,29 @@ async def _direct(nc, subject, body=b""):
     return {"status": status, "desc": desc, "headers": hdrs, "data": m.data.decode(), "has_ts": ts is not None}
 
 
+async def test_js_stream_config_type_errors(js_pair):
+    """Go's decoder errors for stream configs (create and update): the field's path in the request
+    (StreamConfigRequest.StreamConfig.<field>), its Go type, and numbers quoted as written."""
+    bad = [{"max_msgs": 1.5}, {"max_age": "1h"}, {"max_msg_size": 1e10}, {"max_msg_size": 2147483648},
+           {"max_consumers": 2.5}, {"duplicate_window": 1e300}, {"first_seq": -1}, {"num_replicas": 1.5},
+           {"no_ack": 1}, {"subject_delete_marker_ttl": "x"}]
+
+    async def scenario(nc, srv):
+        await js_req(nc, f"{API}.STREAM.CREATE.TE", {"name": "TE", "subjects": ["te"]})
+        out = []
+        for i, extra in enumerate(bad):
+            r = await js_req(nc, f"{API}.STREAM.CREATE.TE{i}", {"name": f"TE{i}", "subjects": [f"te{i}"], **extra})
+            out.append(r.get("error"))
+            r = await js_req(nc, f"{API}.STREAM.UPDATE.TE", {"name": "TE", "subjects": ["te"], **extra})
+            out.append(r.get("error"))
+        return out
+
+    jb, ns = await run_both(js_pair, scenario)
+    assert ns[0]["description"] == ("invalid JSON: json: cannot unmarshal number 1.5 into Go struct field "
+                                    "StreamConfigRequest.StreamConfig.max_msgs of type int64"), ns[0]
+    assert_same(jb, ns)
+
+
 async def test_js_unknown_api_subjects_get_what_nats_server_gives(js_pair):
     """nats-server's JetStream dispatcher drops a request under $JS.API.> that no API handles (the
     requester times out; nats.go would read an immediate no-responders as "JetStream not enabled"),
