@@ -104,7 +104,9 @@ std::string go_time_with_offset(std::int64_t ns, int offset) {
 
 // One StreamSource object (mirror or sources[i]).
 std::variant<stream_source_cfg, api_error> parse_source(const json::value& v, const std::string& field) {
-  static constexpr const char* st = "StreamSource";
+  // Go names a field by its inner struct and its path in the request: StreamSource.StreamConfig.sources.name.
+  const std::string path = ".StreamConfig." + field;
+  const std::string st = "StreamSource" + path;
   if (!v.is_object())
     return bad_json("json: cannot unmarshal value into Go struct field StreamConfig." + field + " of type server.StreamSource");
   const auto& o = v.as_object();
@@ -113,9 +115,9 @@ std::variant<stream_source_cfg, api_error> parse_source(const json::value& v, co
     return bad_json("json: unknown field \"" + *u + "\"");
   stream_source_cfg src;
   std::string err, start_time;
-  if (!get_string(o, "name", src.name, err, st) || !get_uint(o, "opt_start_seq", src.opt_start_seq, err, st) ||
-      !get_string(o, "opt_start_time", start_time, err, st) ||
-      !get_string(o, "filter_subject", src.filter_subject, err, st))
+  if (!get_string(o, "name", src.name, err, st.c_str()) || !get_uint(o, "opt_start_seq", src.opt_start_seq, err, st.c_str()) ||
+      !get_string(o, "opt_start_time", start_time, err, st.c_str()) ||
+      !get_string(o, "filter_subject", src.filter_subject, err, st.c_str()))
     return bad_json(err);
   if (!start_time.empty()) {
     auto t = json_util::parse_rfc3339(start_time);
@@ -134,8 +136,9 @@ std::variant<stream_source_cfg, api_error> parse_source(const json::value& v, co
       if (auto u = json_util::unknown_field(e.as_object(), {"src", "dest"}))
         return bad_json("json: unknown field \"" + *u + "\"");
       subject_transform_cfg tr;
-      if (!get_string(e.as_object(), "src", tr.src, err, "SubjectTransformConfig") ||
-          !get_string(e.as_object(), "dest", tr.dest, err, "SubjectTransformConfig"))
+      const std::string tst = "SubjectTransformConfig" + path + ".subject_transforms";
+      if (!get_string(e.as_object(), "src", tr.src, err, tst.c_str()) ||
+          !get_string(e.as_object(), "dest", tr.dest, err, tst.c_str()))
         return bad_json(err);
       src.subject_transforms.push_back(std::move(tr));
     }
@@ -147,8 +150,9 @@ std::variant<stream_source_cfg, api_error> parse_source(const json::value& v, co
     if (auto u = json_util::unknown_field(x->as_object(), {"api", "deliver"}))
       return bad_json("json: unknown field \"" + *u + "\"");
     external_stream_cfg ext;
-    if (!get_string(x->as_object(), "api", ext.api, err, "ExternalStream") ||
-        !get_string(x->as_object(), "deliver", ext.deliver, err, "ExternalStream"))
+    const std::string xst = "ExternalStream" + path + ".external";
+    if (!get_string(x->as_object(), "api", ext.api, err, xst.c_str()) ||
+        !get_string(x->as_object(), "deliver", ext.deliver, err, xst.c_str()))
       return bad_json(err);
     src.external = std::move(ext);
   }
@@ -367,15 +371,16 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
   }
   if (auto* cl = o.if_contains("consumer_limits"); cl && !cl->is_null()) {
     if (!cl->is_object()) return bad_json("json: cannot unmarshal value into Go struct field StreamConfig.consumer_limits");
-    if (!get_int(cl->as_object(), "inactive_threshold", c.consumer_limits_inactive_threshold, err, "StreamConsumerLimits") ||
-        !get_int(cl->as_object(), "max_ack_pending", c.consumer_limits_max_ack_pending, err, "StreamConsumerLimits"))
+    static constexpr const char* cst = "StreamConsumerLimits.StreamConfig.consumer_limits";
+    if (!get_int(cl->as_object(), "inactive_threshold", c.consumer_limits_inactive_threshold, err, cst, dur) ||
+        !get_int(cl->as_object(), "max_ack_pending", c.consumer_limits_max_ack_pending, err, cst, "int"))
       return bad_json(err);
   }
   if (auto* t = o.if_contains("subject_transform"); t && !t->is_null()) {
     if (!t->is_object()) return bad_json("json: cannot unmarshal value into Go struct field StreamConfig.subject_transform");
     subject_transform_cfg tr;
-    if (!get_string(t->as_object(), "src", tr.src, err, "SubjectTransformConfig") ||
-        !get_string(t->as_object(), "dest", tr.dest, err, "SubjectTransformConfig"))
+    static constexpr const char* tst = "SubjectTransformConfig.StreamConfig.subject_transform";
+    if (!get_string(t->as_object(), "src", tr.src, err, tst) || !get_string(t->as_object(), "dest", tr.dest, err, tst))
       return bad_json(err);
     c.subject_transform = tr;
   }
@@ -408,9 +413,9 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
   // Features this single server does not provide are refused, never silently ignored.
   if (auto* r = o.if_contains("republish"); r && r->is_object()) {
     republish_cfg rp;
-    if (!get_string(r->as_object(), "src", rp.src, err, "RePublish") ||
-        !get_string(r->as_object(), "dest", rp.dest, err, "RePublish") ||
-        !get_bool(r->as_object(), "headers_only", rp.headers_only, err, "RePublish"))
+    static constexpr const char* rst = "RePublish.StreamConfig.republish";
+    if (!get_string(r->as_object(), "src", rp.src, err, rst) || !get_string(r->as_object(), "dest", rp.dest, err, rst) ||
+        !get_bool(r->as_object(), "headers_only", rp.headers_only, err, rst))
       return bad_json(err);
     if (rp.src.empty()) rp.src = ">";
     const std::vector<std::string> subs = c.subjects.empty() ? std::vector<std::string>{c.name} : c.subjects;

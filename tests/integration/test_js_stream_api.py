@@ -352,6 +352,13 @@ async def test_js_stream_config_type_errors(js_pair):
     bad = [{"max_msgs": 1.5}, {"max_age": "1h"}, {"max_msg_size": 1e10}, {"max_msg_size": 2147483648},
            {"max_consumers": 2.5}, {"duplicate_window": 1e300}, {"first_seq": -1}, {"num_replicas": 1.5},
            {"no_ack": 1}, {"subject_delete_marker_ttl": "x"}]
+    nested = [{"consumer_limits": {"inactive_threshold": "x"}}, {"consumer_limits": {"max_ack_pending": 1.5}},
+              {"sources": [{"name": "A", "opt_start_seq": -1}]}, {"sources": [{"name": 5}]},
+              {"mirror": {"name": "A", "filter_subject": 3}},
+              {"republish": {"src": ">", "dest": "x.>", "headers_only": 1}},
+              {"subject_transform": {"src": 1, "dest": "x"}},
+              {"sources": [{"name": "A", "subject_transforms": [{"src": 2}]}]},
+              {"sources": [{"name": "A", "external": {"api": 1}}]}]
 
     async def scenario(nc, srv):
         await js_req(nc, f"{API}.STREAM.CREATE.TE", {"name": "TE", "subjects": ["te"]})
@@ -361,6 +368,9 @@ async def test_js_stream_config_type_errors(js_pair):
             out.append(r.get("error"))
             r = await js_req(nc, f"{API}.STREAM.UPDATE.TE", {"name": "TE", "subjects": ["te"], **extra})
             out.append(r.get("error"))
+        for i, extra in enumerate(nested):  # inner structs: <Struct>.StreamConfig.<path>.<field>
+            cfg = {"name": f"TN{i}", **({} if "mirror" in extra else {"subjects": [f"tn{i}"]}), **extra}
+            out.append((await js_req(nc, f"{API}.STREAM.CREATE.TN{i}", cfg)).get("error"))
         return out
 
     jb, ns = await run_both(js_pair, scenario)
