@@ -166,7 +166,6 @@ void jetstream::start() {
                                "$JS.API.META.>", "$JS.API.SERVER.>"})
         api_subs_.push_back(subscribe(subj, target::api, {}));
       api_subs_.push_back(subscribe("$JS.API.>", target::api_sink, {}));
-      api_subs_.back()->forwarder = true;
       api_subs_.push_back(subscribe("$JS.ACK.>", target::ack, {}));
       api_subs_.push_back(subscribe("$JS.FC.>", target::flow_control, {}));
     }
@@ -326,6 +325,7 @@ std::shared_ptr<server::subscription> jetstream::subscribe(const std::string& su
   sub->queue = queue;
   sub->sid = "js";
   sub->owner = std::make_shared<js_subscriber>(*this, kind, stream);
+  sub->forwarder = kind == target::api_sink;  // set before the router can see it
   srv_.js_account().subs().insert(sub);
   return sub;
 }

@@ -461,7 +461,6 @@ std::variant<stream_config, api_error> parse_stream_config(const json::object& o
     if (c.max_age > 0 && c.duplicate_window > c.max_age)
       return invalid("duplicates window can not be larger then max age");
   }
-  if (c.max_msg_size > INT32_MAX) return invalid("max message size is too large");
   if (c.sealed && !for_update) return invalid("stream configuration for create can not be sealed");
   if (c.sealed) {
     c.max_age = 0;
