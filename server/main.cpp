@@ -272,6 +272,7 @@ int main(int argc, char** argv) {
         cleanup.paths.push_back(std::move(ports_file));
     }
     srv.run();
+    if (srv.failed()) return 1;  // logged by server::fail
     jb::log::server().info("Server Exiting..");
   } catch (const std::exception& e) {
     return fail(e.what());

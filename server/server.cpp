@@ -326,6 +326,12 @@ void server::shutdown() {
   });
 }
 
+void server::fail(const std::string& msg) {
+  log::fatal(msg);
+  failed_ = true;
+  shutdown();
+}
+
 void server::enter_lame_duck() {
   if (lame_duck_.exchange(true) || shutting_down_) return;
   asio::post(io_, [this] {

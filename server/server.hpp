@@ -75,6 +75,10 @@ class server {
   void run();
   // Graceful stop: stop accepting, flush and close clients, stop the threads. Any thread.
   void shutdown();
+  // A fatal error after start-up (a new store's database could not be opened): logged as a fatal
+  // line, then shutdown(); failed() tells main to exit with status 1. Any thread.
+  void fail(const std::string& msg);
+  [[nodiscard]] bool failed() const noexcept { return failed_.load(); }
   // Lame-duck mode (SIGUSR2): stop accepting, tell clients (INFO with "ldm": true), then close
   // them spread over lame_duck_duration after lame_duck_grace_period, then shut down. Any thread.
   void enter_lame_duck();
@@ -157,6 +161,7 @@ class server {
   std::chrono::system_clock::time_point start_time_;
   std::atomic<std::uint64_t> next_cid_{0};
   std::atomic<bool> shutting_down_{false};
+  std::atomic<bool> failed_{false};
 
   mutable std::mutex clients_mu_;
   std::unordered_map<std::uint64_t, std::shared_ptr<client_connection>> clients_;

@@ -24,6 +24,7 @@ class category final : public boost::system::error_category {
       case errc::foreign_store: return "store directory holds foreign files";
       case errc::version_mismatch: return "store format version mismatch";
       case errc::io_error: return "storage I/O error";
+      case errc::store_in_use: return "store directory in use by another process";
     }
     return "unknown storage error";
   }

@@ -24,6 +24,7 @@ enum class errc {
   foreign_store,       // the store directory holds files that are not a jetbroker store
   version_mismatch,    // the store directory was written by an incompatible format version
   io_error,            // RocksDB or the file system failed an I/O operation
+  store_in_use,        // another process holds the store directory
 };
 
 [[nodiscard]] const boost::system::error_category& storage_category() noexcept;

@@ -15,14 +15,21 @@
 
 #include <boost/unordered/unordered_flat_map.hpp>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <stop_token>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 namespace jb::storage {
 
@@ -30,7 +37,24 @@ namespace cdc = codec;
 
 namespace detail {
 
+// An exclusive flock(2) on the store directory for the life of the environment: a second process
+// on the same directory is refused before it looks at (or repairs) anything in it.
+struct dir_lock {
+  int fd = -1;
+  dir_lock() = default;
+  explicit dir_lock(int f) : fd(f) {}
+  dir_lock(dir_lock&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
+  dir_lock& operator=(dir_lock&& o) noexcept {
+    std::swap(fd, o.fd);
+    return *this;
+  }
+  ~dir_lock() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
 struct db_ctx {
+  dir_lock lock;  // first: released after everything else is closed
   // Declared before `db`, so they outlive it.
   std::shared_ptr<deferred_sync_fs> fs;
   std::unique_ptr<rocksdb::Env> env;
@@ -1224,6 +1248,34 @@ result<void> upgrade_marker(const std::filesystem::path& dir, std::string* detai
   return {};
 }
 
+// Creates the store directory if needed and takes its lock (non-blocking).
+result<detail::dir_lock> lock_dir(const std::filesystem::path& dir, std::string* detail_out) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      set_detail(detail_out, "cannot create store directory " + dir.string() + ": " + ec.message());
+      return errc::io_error;
+    }
+  }
+  detail::dir_lock l(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (l.fd < 0) {
+    const int e = errno;
+    set_detail(detail_out, "store path " + dir.string() + (e == ENOTDIR ? " is not a directory" : ": " + std::string(std::strerror(e))));
+    return e == ENOTDIR ? errc::foreign_store : errc::io_error;
+  }
+  if (::flock(l.fd, LOCK_EX | LOCK_NB) != 0) {
+    const int e = errno;
+    if (e == EWOULDBLOCK) {
+      set_detail(detail_out, "store directory " + dir.string() + " is in use by another process");
+      return errc::store_in_use;
+    }
+    set_detail(detail_out, "cannot lock store directory " + dir.string() + ": " + std::strerror(e));
+    return errc::io_error;
+  }
+  return l;
+}
+
 // Checks (or, when it is new or empty, initialises) a store directory. Returns true when the
 // directory had no store yet.
 result<bool> check_dir(const std::filesystem::path& dir, std::string* detail_out) {
@@ -1319,11 +1371,14 @@ const std::vector<std::string>& cf_names() {
 }  // namespace
 
 result<std::unique_ptr<rocksdb_env>> rocksdb_env::open(const rocksdb_env_options& opts, std::string* detail_out) {
+  auto lock = lock_dir(opts.dir, detail_out);
+  if (!lock) return lock.error();
   auto fresh = check_dir(opts.dir, detail_out);
   if (!fresh) return fresh.error();
   const std::string db_path = (opts.dir / "db").string();
 
   auto ctx = std::make_unique<detail::db_ctx>();
+  ctx->lock = std::move(*lock);
   // A new store is created without waiting for its syncs; they run in the background right after
   // (storage/deferred_sync_fs.hpp). An existing one is opened with every sync in place.
   ctx->fs = std::make_shared<detail::deferred_sync_fs>(rocksdb::FileSystem::Default());

@@ -82,11 +82,27 @@ void jetstream::start() {
     eo.sync_always = opts_.sync_always;
     eo.async_append_sync = true;  // PubAcks wait for the sync thread (after_wal_sync)
     eo.sync_interval = opts_.sync_interval;
-    std::string detail;
-    auto r = storage::rocksdb_env::open(eo, &detail);
-    if (!r) throw std::runtime_error("could not open store \"" + dir.string() + "\": " + (detail.empty() ? r.error().message() : detail));
-    env_ = std::move(*r);
-    env_->begin_deferred();
+    auto open_store = [eo]() -> std::pair<std::unique_ptr<storage::store_env>, std::string> {
+      std::string detail;
+      auto r = storage::rocksdb_env::open(eo, &detail);
+      if (!r)
+        return {nullptr, "could not open store \"" + eo.dir.string() + "\": " + (detail.empty() ? r.error().message() : detail)};
+      return {std::unique_ptr<storage::store_env>(std::move(*r)), std::string()};
+    };
+    if (std::filesystem::is_empty(dir, ec) && !ec) {
+      // Nothing to restore: listen at once, open the database beside it (a new store's open is
+      // most of a -js start-up). Two servers on one directory: the lock refuses the second one.
+      env_pending_ = true;
+      opener_ = std::jthread([this, open_store] {
+        auto [env, error] = open_store();
+        asio::post(strand_, [this, env = std::move(env), error = std::move(error)]() mutable { env_opened(std::move(env), error); });
+      });
+    } else {
+      auto [env, error] = open_store();
+      if (!env) throw std::runtime_error(error);
+      env_ = std::move(env);
+      env_->begin_deferred();
+    }
     store_path_ = dir.string();
     struct statvfs vfs {};
     if (::statvfs(store_path_.c_str(), &vfs) == 0)
@@ -103,7 +119,8 @@ void jetstream::start() {
   // threads start, so nothing else touches JetStream state yet.
   {
     {
-      for (const auto& e : env_->streams()) {
+      // (A new store still opening, env_pending_, has nothing to restore.)
+      for (const auto& e : env_ ? env_->streams() : std::vector<storage::stream_entry>{}) {
         boost::system::error_code ec;
         auto v = json::parse(e.config, ec);
         if (ec || !v.is_object()) {
@@ -174,8 +191,26 @@ void jetstream::start() {
   refresh_usage();
 }
 
+void jetstream::env_opened(std::unique_ptr<storage::store_env> env, const std::string& error) {
+  if (!env) {
+    srv_.fail(error);
+    return;
+  }
+  env_ = std::move(env);
+  env_->begin_deferred();
+  env_pending_ = false;
+  std::size_t waiting = 0;
+  {
+    std::lock_guard lk(inbox_mu_);
+    waiting = inbox_.size();
+  }
+  log::jetstream().debug("JetStream store opened, {} API request(s) waited for it", waiting);
+  if (!stopped_) drain();  // the requests that waited
+}
+
 void jetstream::stop() {
   asio::post(strand_, [this] {
+    stopped_ = true;
     flush_ingest();
     for (auto& s : api_subs_) unsubscribe(s);
     api_subs_.clear();
@@ -211,6 +246,7 @@ void jetstream::kick() {
 }
 
 void jetstream::drain() {
+  if (env_pending_) return;  // env_opened() drains; drain_scheduled_ stays set until then
   for (;;) {
     {
       std::lock_guard lk(inbox_mu_);
@@ -294,6 +330,7 @@ void jetstream::commit_consumer_state(bool now) {
     return;
   }
   last_state_commit_ = t;
+  if (!env_) return;  // a new store still opening has no consumer state
   if (auto r = env_->commit_deferred(); !r)
     log::jetstream().error("Writing consumer state failed: {}", r.error().message());
 }

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/steady_timer.hpp>
@@ -176,6 +177,8 @@ class jetstream {
   friend class stream;
   friend class consumer;
   void drain();
+  // The store of a new (empty) directory, opened by opener_ (or the error to stop the server with).
+  void env_opened(std::unique_ptr<storage::store_env> env, const std::string& error);
   void handle_api(const inbound_msg& m);
   void handle_ack(const inbound_msg& m);
   void handle_flow_control(const inbound_msg& m);
@@ -238,6 +241,13 @@ class jetstream {
   std::vector<inbound_msg> inbox_;  // guarded
   bool drain_scheduled_ = false;    // guarded
   std::vector<inbound_msg> work_;   // strand: the batch being drained
+
+  // A new, empty store directory holds no stream, so its database is opened on opener_ while the
+  // server starts listening; until env_opened() runs, drain() leaves the inbox untouched (only
+  // JetStream API requests can be in it: no stream exists to capture a publish).
+  bool env_pending_ = false;  // strand (set before the io threads start)
+  bool stopped_ = false;      // strand
+  std::jthread opener_;       // last member: joined before everything it posts to goes away
 };
 
 }  // namespace jb::jetstream

@@ -100,6 +100,33 @@ TEST_F(rocksdb_env_test, fresh_directory_is_initialised) {
   EXPECT_TRUE(fs::exists(dir_ / "JETBROKER_STORE"));
 }
 
+// The directory is locked while an env has it: a second open (another process, or this one) is
+// refused before it looks at anything, even while a new store is unfinished (the case in which an
+// open repairs the directory by recreating the database).
+TEST_F(rocksdb_env_test, directory_in_use_is_refused_untouched) {
+  auto first = open();
+  ASSERT_TRUE(first);
+  auto s = (*first)->create_stream("S", storage_type::file, "{}");
+  ASSERT_TRUE(s);
+  ASSERT_TRUE((*s)->append({"a", {}, "x", 1, 0}));
+  write_file(dir_ / "JETBROKER_STORE.new", "jetbroker store format 2\n");  // looks unfinished
+  fs::remove(dir_ / "JETBROKER_STORE");
+  std::string detail;
+  auto second = open(&detail);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error(), errc::store_in_use);
+  EXPECT_NE(detail.find("is in use by another process"), std::string::npos) << detail;
+  EXPECT_EQ((*s)->state().msgs, 1u);
+  EXPECT_TRUE(fs::exists(dir_ / "db" / "CURRENT"));
+  s->reset();
+  first->reset();
+  write_file(dir_ / "JETBROKER_STORE", "jetbroker store format 2\n");
+  fs::remove(dir_ / "JETBROKER_STORE.new");
+  auto again = open(&detail);  // released with the first env
+  ASSERT_TRUE(again) << detail;
+  EXPECT_EQ((*again)->open_stream("S").value()->state().msgs, 1u);
+}
+
 TEST_F(rocksdb_env_test, unfinished_creation_is_created_again) {
   // What a power loss during a new store's background sync can leave: the creation marker and a
   // database RocksDB cannot open. Nothing was acknowledged in it, so it is created anew.
