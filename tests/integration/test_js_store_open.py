@@ -55,6 +55,22 @@ def request_replies(c: RawConn, n: int) -> list[dict]:
     return out
 
 
+def create_and_publish(c: RawConn) -> None:
+    """Creates STREAM, then publishes its first message (after the create's reply: a publish sent
+    before it may be routed before the stream exists)."""
+    body = json.dumps(STREAM)
+    c.send(f"SUB _INBOX.t 1\r\nPUB $JS.API.STREAM.CREATE.S _INBOX.t {len(body)}\r\n{body}\r\n")
+    (created,) = request_replies(c, 1)
+    assert "error" not in created, created
+    c.send("PUB s.one _INBOX.t 1\r\nx\r\n")
+    (ack,) = request_replies(c, 1)
+    assert ack == {"stream": "S", "seq": 1}, ack
+
+
+def assert_refused_as_in_use(log: str) -> None:
+    assert any("[FTL]" in l and "is in use by another process" in l for l in log.splitlines()), log
+
+
 def stop(proc: subprocess.Popen) -> tuple[int, str]:
     proc.terminate()
     _, err = proc.communicate(timeout=IO_TIMEOUT)
@@ -105,18 +121,12 @@ def test_a_second_server_on_a_store_in_use_is_refused(make_server, tmp_path):
     store = tmp_path / "sd"
     first = make_server("jetbroker", "-js", "-sd", str(store))
     c = RawConn(first.host, first.port).connect()
-    body = json.dumps(STREAM)
-    c.send(f"SUB _INBOX.t 1\r\nPUB $JS.API.STREAM.CREATE.S _INBOX.t {len(body)}\r\n{body}\r\n")
-    (created,) = request_replies(c, 1)
-    assert "error" not in created, created
-    c.send("PUB s.one _INBOX.t 1\r\nx\r\n")
-    (ack,) = request_replies(c, 1)
-    assert ack == {"stream": "S", "seq": 1}, ack
+    create_and_publish(c)
 
     second = spawn("jetbroker", free_port(), store)
     rc, log = second.wait(IO_TIMEOUT), second.stderr.read().decode()
     assert rc == 1, log
-    assert any("[FTL]" in l and "is in use by another process" in l for l in log.splitlines()), log
+    assert_refused_as_in_use(log)
     assert "Server is ready" not in log, log
 
     # The first server and its store are untouched.
@@ -140,17 +150,12 @@ def test_two_servers_started_at_once_on_a_new_store_leave_one_serving(tmp_path):
     loser, winner = procs[exited[0]], procs[1 - exited[0]]
     log = loser.stderr.read().decode()
     assert loser.returncode == 1, log
-    assert any("[FTL]" in l and "is in use by another process" in l for l in log.splitlines()), log
+    assert_refused_as_in_use(log)
 
     c = connect_soon(ports[1 - exited[0]], winner)
     c.read_info()
-    body = json.dumps(STREAM)
-    c.send(f'CONNECT {{"verbose":false}}\r\nSUB _INBOX.t 1\r\nPUB $JS.API.STREAM.CREATE.S _INBOX.t {len(body)}\r\n{body}\r\n')
-    (created,) = request_replies(c, 1)
-    assert "error" not in created, created
-    c.send("PUB s.one _INBOX.t 1\r\nx\r\n")
-    (ack,) = request_replies(c, 1)
-    assert ack == {"stream": "S", "seq": 1}, ack
+    c.send('CONNECT {"verbose":false}\r\n')
+    create_and_publish(c)
     c.close()
     rc, log = stop(winner)
     assert rc == 0, log
