@@ -1276,22 +1276,11 @@ result<detail::dir_lock> lock_dir(const std::filesystem::path& dir, std::string*
   return l;
 }
 
-// Checks (or, when it is new or empty, initialises) a store directory. Returns true when the
-// directory had no store yet.
+// Checks (or, when it is new or empty, initialises) a store directory that lock_dir() created or
+// found and locked. Returns true when the directory had no store yet.
 result<bool> check_dir(const std::filesystem::path& dir, std::string* detail_out) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!fs::exists(dir, ec)) {
-    fs::create_directories(dir, ec);
-    if (ec) {
-      set_detail(detail_out, "cannot create store directory " + dir.string() + ": " + ec.message());
-      return errc::io_error;
-    }
-  }
-  if (!fs::is_directory(dir, ec)) {
-    set_detail(detail_out, "store path " + dir.string() + " is not a directory");
-    return errc::foreign_store;
-  }
   bool has_marker = false, has_db = false, has_creating = false, has_upgrading = false;
   std::vector<std::string> foreign;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
