@@ -9,6 +9,7 @@
 # default 3), REC_MSGS (messages in the stream, default 1000000), REC_SIZE (bytes, default 128),
 # REC_SUBJECTS (subjects of the many-subject scenario, default 10000), REC_PENDING (messages the
 # consumer of the pending-acks scenario fetches, default 100000; it acks every other one).
+# REC_SCENARIOS (a subset of "one subjects pending", default all three).
 #
 # Every sample: fresh store (`-js -sd <tmp>`), `nats stream add benchstream --storage file
 # --defaults`, filled with `nats bench js pub async` (REC_MSGS x REC_SIZE, batch 500), the count
@@ -61,7 +62,7 @@ fill_and_kill() {
 }
 
 
-SCENARIOS=(one subjects pending)
+read -r -a SCENARIOS <<<"${REC_SCENARIOS:-one subjects pending}"
 declare -A LABEL=([one]="one subject" [subjects]="$REC_SUBJECTS subjects" [pending]="1 subject, $((REC_PENDING - REC_PENDING / 2)) acks pending")
 start=$(date +%s)
 for sc in "${SCENARIOS[@]}"; do for kind in jetbroker nats-server; do : >"$WORK/$kind.$sc"; done; done
