@@ -35,6 +35,13 @@ cp tests/fuzz/corpus/* "$corpus/"
 ./build-fuzz/tests/fuzz/parser_fuzz -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 "$corpus" 2>&1 | tail -n 2
 rm -rf "$corpus"
 
+step "fuzz the snapshot restore decoder for $((FUZZ_SECONDS / 2))s"
+cmake --build build-fuzz --target snapshot_fuzz -j"$JOBS"
+corpus="$(mktemp -d)"
+cp tests/fuzz/snapshot_corpus/* "$corpus/"
+./build-fuzz/tests/fuzz/snapshot_fuzz -max_total_time="$((FUZZ_SECONDS / 2))" -print_final_stats=0 "$corpus" 2>&1 | tail -n 2
+rm -rf "$corpus"
+
 step "ASan+UBSan: build, unit and integration tests"
 cmake --preset asan >/dev/null
 cmake --build build-asan -j"$JOBS"

@@ -171,6 +171,8 @@ void jetstream::handle_api(const inbound_msg& m) {
     if (op == "PURGE" && t.size() == 5) return api_stream_purge(m, t[4]);
     if (op == "MSG" && tok(4) == "GET" && t.size() == 6) return api_stream_msg_get(m, t[5]);
     if (op == "MSG" && tok(4) == "DELETE" && t.size() == 6) return api_stream_msg_delete(m, t[5]);
+    if (op == "SNAPSHOT" && t.size() == 5) return api_stream_snapshot(m, t[4]);
+    if (op == "RESTORE" && t.size() == 5) return api_stream_restore(m, t[4]);
     return;
   }
   if (t[2] == "CONSUMER") {

@@ -30,6 +30,7 @@ class consumer {
 
   [[nodiscard]] const consumer_config& config() const noexcept { return cfg_; }
   [[nodiscard]] const std::string& name() const noexcept { return cfg_.name; }
+  [[nodiscard]] const storage::consumer_store& store() const noexcept { return *store_; }
   void update_config(consumer_config cfg);
   [[nodiscard]] boost::json::object info_json(bool with_version_metadata);
   struct metrics_view {

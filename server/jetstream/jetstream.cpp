@@ -11,6 +11,7 @@
 
 #include "protocol/subject.hpp"
 #include "server/jetstream/consumer.hpp"
+#include "server/jetstream/snapshot.hpp"
 #include "server/jetstream/stream.hpp"
 #include "server/log.hpp"
 #include "server/router.hpp"
@@ -215,6 +216,8 @@ void jetstream::stop() {
     for (auto& s : api_subs_) unsubscribe(s);
     api_subs_.clear();
     for (auto& [n, s] : streams_) s->stop();
+    while (!snapshots_.empty()) snapshot_end(snapshots_.begin()->first, "NATS/1.0 408 No Interest\r\n\r\n");
+    while (!restores_.empty()) restore_end(restores_.begin()->first);
     detail_timer_.cancel();
     state_timer_.cancel();
     end_of_task();
@@ -279,6 +282,10 @@ void jetstream::drain() {
         case target::direct_get:
           flush_ingest();
           handle_direct_get(m);
+          break;
+        case target::snapshot:
+          flush_ingest();
+          handle_snapshot(m);
           break;
         case target::api_sink:  // never queued
           break;

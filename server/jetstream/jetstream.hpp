@@ -43,7 +43,8 @@ using executor_type = boost::asio::strand<boost::asio::io_context::executor_type
 // api_sink: the catch-all under $JS.API.> that swallows requests no API subscription handles, as
 // nats-server does (its dispatcher drops them: the requester times out), except DIRECT.GET ones,
 // which get no-responders when no stream answers them.
-enum class target : std::uint8_t { api, ingest, ack, flow_control, direct_get, api_sink };
+// snapshot: the acks of a snapshot's chunks and the chunks of a restore ($JS.SNAPSHOT.>).
+enum class target : std::uint8_t { api, ingest, ack, flow_control, direct_get, api_sink, snapshot };
 
 // A message copied out of a publisher's read buffer into the JetStream inbox.
 struct inbound_msg {
@@ -205,6 +206,19 @@ class jetstream {
   void api_consumer_pause(const inbound_msg& m, std::string_view stream, std::string_view name);
   void api_consumer_unpin(const inbound_msg& m, std::string_view stream, std::string_view name);
   void api_consumer_next(const inbound_msg& m, std::string_view stream, std::string_view name);
+  // Snapshots and restores (snapshot.cpp).
+  struct snapshot_session;
+  struct restore_session;
+  void api_stream_snapshot(const inbound_msg& m, std::string_view name);
+  void api_stream_restore(const inbound_msg& m, std::string_view name);
+  void handle_snapshot(const inbound_msg& m);
+  void snapshot_await_receiver(const std::string& id, std::chrono::steady_clock::time_point until);
+  void snapshot_pump(snapshot_session& s);
+  void snapshot_produce(snapshot_session& s);
+  void snapshot_end(const std::string& id, std::string_view status);
+  void restore_chunk(restore_session& r, const inbound_msg& m);
+  void restore_end(const std::string& id);
+  [[nodiscard]] api_error restore_apply(restore_session& r, stream*& created);
 
   stream* find_stream(std::string_view name);
   // Account and server limits (jetstream_limits) on stream create/update and on publish.
@@ -227,6 +241,8 @@ class jetstream {
   std::uint64_t api_total_ = 0, api_errors_ = 0;
   const inbound_msg* api_request_ = nullptr;  // the API request being answered (audit advisory)
   std::vector<stream*> ingest_dirty_;  // streams with staged appends in this drain
+  std::map<std::string, std::unique_ptr<snapshot_session>, std::less<>> snapshots_;  // by id
+  std::map<std::string, std::unique_ptr<restore_session>, std::less<>> restores_;    // by id
 
   std::chrono::steady_clock::time_point last_detail_{};
   boost::asio::steady_timer detail_timer_;
