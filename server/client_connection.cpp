@@ -277,14 +277,17 @@ awaitable<void> client_connection::read_loop(std::shared_ptr<client_connection> 
     }
     if (closed_) co_return;
     rend_ += n;
-    last_activity_ns_.store(now_ns(), std::memory_order_relaxed);
     const std::uint64_t msgs_before = in_msgs_.load(std::memory_order_relaxed);
+    const std::uint64_t sub_ops_before = sub_ops_;
     const std::uint64_t bytes_before = in_bytes_.load(std::memory_order_relaxed);
     tl_stall_ns = 0;
     auto r = protocol::parse(std::string_view(rbuf_.data() + rbeg_, rend_ - rbeg_), *this, limits_);
     rbeg_ += r.consumed;
     stall_ns_ = tl_stall_ns;
     flush_kicks();
+    // Last activity, as nats-server counts it: messages or subscription changes, not PINGs.
+    if (in_msgs_.load(std::memory_order_relaxed) != msgs_before || sub_ops_ != sub_ops_before)
+      last_activity_ns_.store(now_ns(), std::memory_order_relaxed);
     if (auto m = in_msgs_.load(std::memory_order_relaxed); m != msgs_before) {
       auto& c = srv_.counters();
       c.in_msgs.fetch_add(m - msgs_before, std::memory_order_relaxed);
@@ -357,9 +360,12 @@ awaitable<void> client_connection::write_loop(std::shared_ptr<client_connection>
   std::vector<out_buffer::block> writing;
   std::vector<asio::const_buffer> seq;
   for (;;) {
-    bool wait = false, finish = false;
+    bool wait = false, finish = false, delivered = false;
     {
       std::lock_guard lk(out_mu_);
+      // Last activity: message deliveries count (nats-server sets it when it flushes them).
+      delivered = out_msgs_ != out_msgs_written_;
+      out_msgs_written_ = out_msgs_;
       if (drop_output_) {
         finish = true;
       } else if (out_.empty()) {
@@ -371,6 +377,7 @@ awaitable<void> client_connection::write_loop(std::shared_ptr<client_connection>
         out_.take(writing);
       }
     }
+    if (delivered) last_activity_ns_.store(now_ns(), std::memory_order_relaxed);
     if (finish) break;
     if (wait) {
       write_signal_.expires_at(asio::steady_timer::time_point::max());
@@ -589,6 +596,8 @@ void client_connection::close_on_strand(close_reason reason, const std::string& 
   if (closed_) return;
   closed_ = true;
   close_reason_ = reason;
+  srv_.record_closed({snapshot(true), std::chrono::system_clock::now(), to_string(reason)});
+  if (reason == close_reason::stale_connection) srv_.counters().stale_connections.fetch_add(1, std::memory_order_relaxed);
   if (!err_text.empty()) {
     if (reason != close_reason::auth_violation) log_error(err_text);  // on_connect logged it
     send(protocol::err_line(err_text));
@@ -725,8 +734,8 @@ void client_connection::route(const message_view& m) {
   auto result = acc_->subs().match(m.subject);
   auto st = route_to(*result, m, cid_, echo_, kicks_);
   set_publisher_user(nullptr);
-  batch_out_msgs_ += st.delivered;
-  batch_out_bytes_ += st.delivered * (m.headers.size() + m.payload.size());
+  batch_out_msgs_ += st.to_clients;  // deliveries to internal subscribers are not counted
+  batch_out_bytes_ += st.to_clients * (m.headers.size() + m.payload.size());
   if (!st.any_interest && !m.reply.empty() && no_responders_) {
     // No responders: a 503 status to this client only, on its subscription for the reply.
     auto replies = acc_->subs().match(m.reply);
@@ -743,6 +752,7 @@ void client_connection::route(const message_view& m) {
 }
 
 bool client_connection::on_sub(const protocol::sub_op& op) {
+  ++sub_ops_;
   if (!check_auth_before_op()) return false;
   // Permissions come first, as in nats-server (an invalid subject can be a violation too);
   // the "_sys_" queue group is reserved for every client.
@@ -789,6 +799,7 @@ bool client_connection::on_sub(const protocol::sub_op& op) {
 }
 
 bool client_connection::on_unsub(const protocol::unsub_op& op) {
+  ++sub_ops_;
   if (!check_auth_before_op()) return false;
   auto it = subs_.find(std::string(op.sid));
   if (it != subs_.end()) {
@@ -811,6 +822,13 @@ bool client_connection::on_unsub(const protocol::unsub_op& op) {
 }
 
 bool client_connection::on_connect(const protocol::connect_op& op) {
+  {
+    // nats-server's first RTT estimate: from accepting the connection to its CONNECT (until the
+    // first PONG measures it).
+    std::lock_guard lk(info_mu_);
+    if (rtt_ns_ == 0)
+      rtt_ns_ = std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now() - start_).count());
+  }
   boost::system::error_code ec;
   auto v = boost::json::parse(op.json, ec);
   if (ec || !v.is_object()) {
@@ -966,7 +984,8 @@ connection_snapshot client_connection::snapshot(bool with_subjects) const {
     s.nkey_user = nkey_user_;
     s.account = account_name_;
     if (with_subjects)
-      for (const auto& [sid, sub] : subs_) s.subjects.push_back(sub->subject);
+      for (const auto& [sid, sub] : subs_)
+        s.subs.push_back({sub->subject, sub->queue, sub->sid, sub->delivered.load(std::memory_order_relaxed), sub->max_msgs});
   }
   {
     std::lock_guard lk(out_mu_);

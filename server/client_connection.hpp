@@ -20,6 +20,7 @@
 #include "protocol/ops.hpp"
 #include "protocol/parser.hpp"
 #include "server/auth.hpp"
+#include "server/connection_info.hpp"
 #include "server/log.hpp"
 #include "server/out_buffer.hpp"
 #include "server/subscription.hpp"
@@ -45,25 +46,6 @@ enum class close_reason {
   tls_handshake_error,
 };
 [[nodiscard]] const char* to_string(close_reason r) noexcept;
-
-struct connection_snapshot {
-  std::uint64_t cid = 0;
-  std::string ip;
-  int port = 0;
-  std::string name, lang, version;
-  std::chrono::system_clock::time_point start;
-  std::chrono::system_clock::time_point last_activity;
-  std::string tls_version, tls_cipher;  // TLS connections only
-  bool websocket = false;
-  std::uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0;
-  std::size_t subscriptions = 0;
-  std::size_t pending_bytes = 0;
-  std::int64_t rtt_ns = 0;
-  std::vector<std::string> subjects;
-  std::string user;     // authorized user (empty: none, or a token); an nkey user's public key
-  bool nkey_user = false;
-  std::string account;  // the client's account
-};
 
 class client_connection final : public subscriber, public std::enable_shared_from_this<client_connection> {
  public:
@@ -211,6 +193,8 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   // subs_ is changed on the strand under info_mu_, so the monitor can list it.
   std::chrono::system_clock::time_point start_;
   std::atomic<std::int64_t> last_activity_ns_{0};
+  std::uint64_t sub_ops_ = 0;           // SUB and UNSUB operations read (strand)
+  std::uint64_t out_msgs_written_ = 0;  // out_msgs_ at the last write (guarded by out_mu_)
 };
 
 }  // namespace jb::server

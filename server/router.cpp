@@ -59,7 +59,10 @@ route_stats route_to(const match_result& r, const message_view& m, std::uint64_t
       if (!sp->closed.load(std::memory_order_relaxed) && sp->owner->deliver(*sp, m)) forwarded = true;
       continue;
     }
-    st.delivered += deliver_one(sp, m, sender_cid, echo, kicks);
+    if (deliver_one(sp, m, sender_cid, echo, kicks)) {
+      ++st.delivered;
+      st.to_clients += sp->owner->client_id() != 0;
+    }
   }
   st.any_interest = forwarded || r.plain.size() > forwarders || !r.queues.empty();
   for (const auto& group : r.queues) {
@@ -69,6 +72,7 @@ route_stats route_to(const match_result& r, const message_view& m, std::uint64_t
     for (std::size_t i = 0; i < sz; ++i) {
       if (deliver_one(group[(start + i) % sz], m, sender_cid, echo, kicks)) {
         ++st.delivered;
+        st.to_clients += group[(start + i) % sz]->owner->client_id() != 0;
         break;
       }
     }

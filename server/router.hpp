@@ -14,6 +14,7 @@ namespace jb::server {
 struct route_stats {
   bool any_interest = false;   // some subscription matched (used for no-responders)
   std::uint32_t delivered = 0;
+  std::uint32_t to_clients = 0;  // of `delivered`, to client connections (nats-server's out_msgs)
 };
 
 // Delivers `m` to the subscriptions in `r`. Subscriptions owned by `sender_cid` are skipped when

@@ -382,6 +382,17 @@ void server::wait_for_drain(int tries_left) {
   t->async_wait([this, t, tries_left](boost::system::error_code) { wait_for_drain(tries_left - 1); });
 }
 
+void server::record_closed(closed_connection c) {
+  std::lock_guard lk(closed_mu_);
+  if (closed_.size() >= max_closed) closed_.pop_front();
+  closed_.push_back(std::move(c));
+}
+
+std::vector<closed_connection> server::closed_connections() const {
+  std::lock_guard lk(closed_mu_);
+  return {closed_.begin(), closed_.end()};
+}
+
 void server::remove_client(std::uint64_t cid) {
   std::lock_guard lk(clients_mu_);
   clients_.erase(cid);

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -23,6 +24,7 @@
 #include "config/options.hpp"
 #include "server/account.hpp"
 #include "server/auth.hpp"
+#include "server/connection_info.hpp"
 #include "server/sublist.hpp"
 
 namespace boost::asio::ssl {
@@ -50,7 +52,7 @@ inline constexpr const char* nats_compat_version = "2.12.0";
 
 struct server_counters {
   std::atomic<std::uint64_t> in_msgs{0}, in_bytes{0}, out_msgs{0}, out_bytes{0};
-  std::atomic<std::uint64_t> slow_consumers{0}, total_connections{0};
+  std::atomic<std::uint64_t> slow_consumers{0}, total_connections{0}, stale_connections{0};
 };
 
 // `websocket {}` with a port: the WebSocket listener runs (nats-server ignores a block without one).
@@ -122,6 +124,10 @@ class server {
 
   // Connection registry (any thread).
   void remove_client(std::uint64_t cid);
+  // The last max_closed closed connections, oldest first (/connz?state=closed). Any thread.
+  void record_closed(closed_connection c);
+  [[nodiscard]] std::vector<closed_connection> closed_connections() const;
+  static constexpr std::size_t max_closed = 10000;  // nats-server's default MaxClosedClients
   [[nodiscard]] std::vector<std::shared_ptr<client_connection>> clients() const;
   [[nodiscard]] std::size_t num_clients() const;
   // Connections whose object still exists (closing ones included); shutdown waits for zero.
@@ -164,6 +170,8 @@ class server {
   std::atomic<bool> failed_{false};
 
   mutable std::mutex clients_mu_;
+  mutable std::mutex closed_mu_;
+  std::deque<closed_connection> closed_;  // guarded by closed_mu_
   std::unordered_map<std::uint64_t, std::shared_ptr<client_connection>> clients_;
 
   std::unique_ptr<boost::asio::ssl::context> tls_ctx_;

@@ -102,7 +102,14 @@ monitor::connz_options connz_from(const json::object& o) {
   monitor::connz_options c;
   c.offset = get_uint(o, "offset");
   c.limit = get_uint(o, "limit");
-  c.subscriptions = get_bool(o, {"subscriptions"}) || get_bool(o, {"subscriptions_detail"});
+  c.subscriptions = get_bool(o, {"subscriptions"});
+  c.subscriptions_detail = get_bool(o, {"subscriptions_detail"});
+  c.sort = get_string(o, "sort");
+  switch (get_uint(o, "state")) {  // nats ConnState: 0 open, 1 closed, 2 all
+    case 1: c.state = monitor::connz_options::state_filter::closed; break;
+    case 2: c.state = monitor::connz_options::state_filter::any; break;
+    default: break;
+  }
   c.auth = get_bool(o, {"auth"});
   c.cid = get_uint(o, "cid");
   c.account = get_string(o, "acc");
@@ -147,19 +154,6 @@ json::object user_info(server& srv, const account& acc, const std::string& user)
     break;
   }
   return d;
-}
-
-// The statz of the named accounts (all when empty); unused accounts only when asked.
-json::object account_statz(server& srv, std::vector<std::string> names, bool include_unused) {
-  if (names.empty()) names = srv.account_names();
-  json::array list;
-  for (const auto& n : names) {
-    auto a = srv.monitoring().account_statz(n, include_unused);
-    if (!a.empty()) list.emplace_back(std::move(a));
-  }
-  return json::object{{"server_id", srv.id()},
-                      {"now", rfc3339(std::chrono::system_clock::now())},
-                      {"account_statz", std::move(list)}};
 }
 
 class handler final : public subscriber {
@@ -250,7 +244,7 @@ class handler final : public subscriber {
             if (n.is_string()) names.emplace_back(n.as_string());
         if (!ping) names = {acc};
         const bool unused = ping ? get_bool(opts, {"include_unused"}) : true;
-        data = account_statz(srv, names, unused);
+        data = srv.monitoring().accstatz(names, unused);
         // A ping nobody here matches stays unanswered (other servers may have the accounts).
         if (ping && data["account_statz"].as_array().empty()) return;
       }
@@ -270,19 +264,20 @@ class handler final : public subscriber {
     } else if (r.endpoint == "HEALTHZ") {
       monitor::healthz_options h;
       h.js_enabled_only = get_bool(opts, {"js-enabled-only", "js_enabled_only", "js-enabled"});
+      h.js_server_only = get_bool(opts, {"js-server-only", "js_server_only"});
+      h.details = get_bool(opts, {"details"});
+      h.account = get_string(opts, "account");
+      h.stream = get_string(opts, "stream");
+      h.consumer = get_string(opts, "consumer");
       data = ep.healthz(h);
     } else if (r.endpoint == "ACCOUNTZ") {
       data = ep.accountz();
     } else if (r.endpoint == "ROUTEZ") {
-      data = json::object{{"server_id", srv.id()}, {"server_name", srv.name()},
-                          {"now", rfc3339(std::chrono::system_clock::now())}, {"num_routes", 0},
-                          {"routes", json::array{}}};
+      data = ep.routez();
     } else if (r.endpoint == "GATEWAYZ") {
-      data = json::object{{"server_id", srv.id()}, {"now", rfc3339(std::chrono::system_clock::now())},
-                          {"outbound_gateways", json::object{}}, {"inbound_gateways", json::object{}}};
+      data = ep.gatewayz();
     } else if (r.endpoint == "LEAFZ") {
-      data = json::object{{"server_id", srv.id()}, {"now", rfc3339(std::chrono::system_clock::now())},
-                          {"leafnodes", 0}, {"leafs", json::array{}}};
+      data = ep.leafz();
     } else if (r.endpoint == "RAFTZ" || r.endpoint == "IPQUEUESZ") {
       // No clustering, no internal queues worth reporting: empty, as an idle nats-server's RAFTZ.
     } else if (r.endpoint == "PROFILEZ") {
@@ -376,8 +371,8 @@ void system_services::send(account& acc, const std::string& reply, const std::st
   auto st = route_to(*r, message_view{reply, {}, {}, payload}, 0, true, kicks);
   flush_kicks(kicks);
   auto& c = srv_.counters();
-  c.out_msgs.fetch_add(st.delivered, std::memory_order_relaxed);
-  c.out_bytes.fetch_add(st.delivered * payload.size(), std::memory_order_relaxed);
+  c.out_msgs.fetch_add(st.to_clients, std::memory_order_relaxed);
+  c.out_bytes.fetch_add(st.to_clients * payload.size(), std::memory_order_relaxed);
 }
 
 }  // namespace jb::server

@@ -148,6 +148,52 @@ json::object jetstream::stream_info_json(stream& s, bool with_cluster) {
   return o;
 }
 
+json::object jetstream::account_detail(bool streams, bool consumers, bool config) {
+  std::uint64_t mem = 0, sto = 0;
+  for (auto& [n, s] : streams_) (s->config().storage == storage_kind::memory ? mem : sto) += s->store().state().bytes;
+  json::object d;
+  d["name"] = srv_.js_account().name();
+  d["id"] = srv_.js_account().name();
+  d["memory"] = mem;
+  d["storage"] = sto;
+  // nats-server reports the account's limits as reservations: -1 (none) as an unsigned 64-bit value.
+  d["reserved_memory"] = static_cast<std::uint64_t>(opts_.limits.max_memory);
+  d["reserved_storage"] = static_cast<std::uint64_t>(opts_.limits.max_store);
+  d["accounts"] = 0;
+  d["ha_assets"] = 0;
+  d["api"] = json::object{{"level", 0}, {"total", api_total_}, {"errors", api_errors_}};
+  if (!streams) return d;
+  json::array list;
+  for (auto& [n, s] : streams_) {
+    json::object sd;
+    sd["name"] = n;
+    sd["created"] = server::rfc3339_ns(s->created());
+    sd["cluster"] = json::object{{"leader", srv_.name()}};
+    if (config) sd["config"] = to_json(s->config(), false);
+    sd["state"] = state_json(*s, {}, false);
+    if (auto mi = s->mirror_info(); !mi.is_null()) sd["mirror"] = std::move(mi);
+    if (auto si = s->sources_info(); !si.is_null()) sd["sources"] = std::move(si);
+    if (consumers && !s->consumers().empty()) {
+      json::array cl;
+      for (auto& [cn, c] : s->consumers()) {
+        auto ci = c->info_json(false);
+        ci.erase("type");
+        if (!config) ci.erase("config");
+        cl.push_back(std::move(ci));
+      }
+      sd["consumer_detail"] = std::move(cl);
+    }
+    list.push_back(std::move(sd));
+  }
+  if (!list.empty()) d["stream_detail"] = std::move(list);
+  return d;
+}
+
+std::pair<bool, bool> jetstream::has_assets(const std::string& stream, const std::string& consumer) {
+  auto* s = find_stream(stream);
+  return {s != nullptr, s != nullptr && !consumer.empty() && s->find_consumer(consumer) != nullptr};
+}
+
 void jetstream::handle_api(const inbound_msg& m) {
   struct scope {
     const inbound_msg*& p;

@@ -358,8 +358,8 @@ void jetstream::publish(std::string_view route_subject, std::string_view subject
   server::message_view m{subject, reply, headers, payload};
   auto st = server::route_to(*r, m, 0, true, kicks_);
   auto& c = srv_.counters();
-  c.out_msgs.fetch_add(st.delivered, std::memory_order_relaxed);
-  c.out_bytes.fetch_add(st.delivered * (headers.size() + payload.size()), std::memory_order_relaxed);
+  c.out_msgs.fetch_add(st.to_clients, std::memory_order_relaxed);
+  c.out_bytes.fetch_add(st.to_clients * (headers.size() + payload.size()), std::memory_order_relaxed);
 }
 
 std::shared_ptr<server::subscription> jetstream::subscribe(const std::string& subject, target kind,

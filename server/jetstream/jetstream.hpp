@@ -168,6 +168,12 @@ class jetstream {
     std::vector<consumer_usage> per_consumer;
   };
   [[nodiscard]] usage snapshot_usage();
+  // Strand only: /jsz's account_details entry of the JetStream account (nats-server's
+  // AccountDetail): its usage and API counters, with `streams` its stream_detail (stream config
+  // with `config`), with `consumers` each stream's consumer_detail (consumer config with `config`).
+  [[nodiscard]] boost::json::object account_detail(bool streams, bool consumers, bool config);
+  // Strand only: whether stream `stream` (and its consumer `consumer`, when not empty) exist.
+  [[nodiscard]] std::pair<bool, bool> has_assets(const std::string& stream, const std::string& consumer);
   [[nodiscard]] const jetstream_options& options() const noexcept { return opts_; }
   // Where data lives (<store_dir>/jetstream, or ":memory:") and the resource limits reported.
   [[nodiscard]] const std::string& store_path() const noexcept { return store_path_; }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -96,7 +97,7 @@ json::object endpoints::varz() {
   v["go"] = "jetbroker";
   v["host"] = o.host;
   v["port"] = srv_.port();
-  v["auth_required"] = o.auth_required();
+  if (o.auth_required()) v["auth_required"] = true;
   v["max_connections"] = o.max_connections;
   v["ping_interval"] = std::chrono::duration_cast<std::chrono::nanoseconds>(o.ping_interval).count();
   v["ping_max"] = o.max_pings_out;
@@ -131,7 +132,31 @@ json::object endpoints::varz() {
   v["out_msgs"] = c.out_msgs.load();
   v["in_bytes"] = c.in_bytes.load();
   v["out_bytes"] = c.out_bytes.load();
+  v["in_client_msgs"] = c.in_msgs.load();  // every connection is a client (no routes, gateways, leafs)
+  v["in_client_bytes"] = c.in_bytes.load();
+  v["out_client_msgs"] = c.out_msgs.load();
+  v["out_client_bytes"] = c.out_bytes.load();
   v["slow_consumers"] = c.slow_consumers.load();
+  v["stale_connections"] = c.stale_connections.load();
+  v["stalled_clients"] = 0;
+  v["gomaxprocs"] = std::thread::hardware_concurrency();
+  v["http_base_path"] = "";
+  v["config_digest"] = "";
+  v["slow_consumer_stats"] = json::object{{"clients", c.slow_consumers.load()}, {"routes", 0}, {"gateways", 0}, {"leafs", 0}};
+  v["stale_connection_stats"] =
+      json::object{{"clients", c.stale_connections.load()}, {"routes", 0}, {"gateways", 0}, {"leafs", 0}};
+  v["disk_io_wait_stats"] = json::object{{"waiters", 0}, {"waits", 0}, {"wait_time", 0}, {"max_wait_time", 0}};
+  v["feature_flags"] = json::object{{"js_ack_fc_v2", false}, {"js_raft_delete_range", false}};
+  v["cluster"] = json::object{};
+  v["gateway"] = json::object{};
+  v["leaf"] = json::object{};
+  v["mqtt"] = json::object{};
+  {
+    std::lock_guard lk(req_mu_);
+    json::object rs;
+    for (const auto& [p, n] : req_stats_) rs[p] = n;
+    v["http_req_stats"] = std::move(rs);
+  }
   v["subscriptions"] = srv_.num_subscriptions();
   v["config_load_time"] = rfc3339(srv_.start_time());
   if (auto* sys = srv_.system_account()) v["system_account"] = sys->name();
@@ -156,36 +181,85 @@ json::object endpoints::varz() {
   } else {
     v["websocket"] = json::object{};
   }
-  if (srv_.js()) v["jetstream"] = jetstream_varz(true);
+  v["jetstream"] = srv_.js() ? jetstream_varz(true) : json::object{};
   return v;
 }
 
-json::object endpoints::connz(const connz_options& opt) {
+json::object endpoints::connz(const connz_options& opt, std::string* error) {
+  using state_filter = connz_options::state_filter;
   auto now = std::chrono::system_clock::now();
+  static const std::set<std::string, std::less<>> sorts{"",         "cid",        "start", "subs", "pending", "msgs_to",
+                                                        "msgs_from", "bytes_to", "bytes_from", "last", "idle",  "uptime",
+                                                        "stop",     "reason",     "rtt"};
+  auto fail = [&](std::string text) {
+    if (error) *error = std::move(text);
+    return json::object{};
+  };
+  if (!sorts.contains(opt.sort)) return fail("invalid sorting option: " + opt.sort);
+  if (opt.sort == "stop" && opt.state != state_filter::closed) return fail("sort by stop only valid on closed connections");
+  if (opt.sort == "reason" && opt.state != state_filter::closed) return fail("sort by reason only valid on closed connections");
   const std::size_t limit = opt.cid != 0 ? 1 : (opt.limit == 0 ? 1024 : opt.limit);
   if (!opt.account.empty() && srv_.find_account(opt.account) == nullptr) {
     // nats-server's answer for an account it does not know: an unfilled document.
     return json::object{{"server_id", ""}, {"now", rfc3339(now)}, {"num_connections", 0}, {"total", 0},
                         {"offset", opt.offset}, {"limit", limit}, {"connections", nullptr}};
   }
-  auto conns = srv_.clients();
-  std::sort(conns.begin(), conns.end(), [](auto& a, auto& b) { return a->client_id() < b->client_id(); });
-  // Filter first (by connection, account, user), as nats-server does, then page.
-  // "total" counts the connections in scope (the account's, or all), before the cid and user
-  // filters, as nats-server reports it.
-  std::vector<connection_snapshot> picked;
+  struct row {
+    connection_snapshot s;
+    std::optional<std::chrono::system_clock::time_point> stop;
+    std::string reason;
+  };
+  const bool want_subs = opt.subscriptions || opt.subscriptions_detail;
+  // Filter first (by connection, account, user), as nats-server does, then sort, then page.
+  // "total" counts the connections in scope (the account's, or all, open and/or closed), before
+  // the cid and user filters, as nats-server reports it.
+  std::vector<row> picked;
   std::size_t in_scope = 0;
-  for (const auto& c : conns) {
-    auto s = c->snapshot(opt.subscriptions);
-    if (!opt.account.empty() && s.account != opt.account) continue;
-    ++in_scope;
-    if (opt.cid != 0 && s.cid != opt.cid) continue;
-    if (!opt.user.empty() && s.user != opt.user) continue;
-    picked.push_back(std::move(s));
+  if (opt.state != state_filter::closed) {
+    auto conns = srv_.clients();
+    for (const auto& c : conns) {
+      auto s = c->snapshot(want_subs);
+      if (!opt.account.empty() && s.account != opt.account) continue;
+      ++in_scope;
+      if (opt.cid != 0 && s.cid != opt.cid) continue;
+      if (!opt.user.empty() && s.user != opt.user) continue;
+      picked.push_back({std::move(s), std::nullopt, {}});
+    }
   }
+  if (opt.state != state_filter::open) {
+    const bool found_open = opt.cid != 0 && !picked.empty();  // nats-server: then no closed one
+    for (auto& c : srv_.closed_connections()) {
+      if (!opt.account.empty() && c.conn.account != opt.account) continue;
+      ++in_scope;
+      if (found_open || (opt.cid != 0 && c.conn.cid != opt.cid)) continue;
+      if (!opt.user.empty() && c.conn.user != opt.user) continue;
+      picked.push_back({std::move(c.conn), c.stop, std::move(c.reason)});
+    }
+  }
+  auto by = [&](auto key, bool descending) {
+    std::stable_sort(picked.begin(), picked.end(), [&](const row& a, const row& b) {
+      return descending ? key(b) < key(a) : key(a) < key(b);
+    });
+  };
+  auto end_of = [&](const row& r) { return r.stop ? *r.stop : now; };
+  std::stable_sort(picked.begin(), picked.end(), [](const row& a, const row& b) { return a.s.cid < b.s.cid; });
+  const auto& so = opt.sort;
+  if (so == "subs") by([](const row& r) { return r.s.subscriptions; }, true);
+  else if (so == "pending") by([](const row& r) { return r.s.pending_bytes; }, true);
+  else if (so == "msgs_to") by([](const row& r) { return r.s.out_msgs; }, true);
+  else if (so == "msgs_from") by([](const row& r) { return r.s.in_msgs; }, true);
+  else if (so == "bytes_to") by([](const row& r) { return r.s.out_bytes; }, true);
+  else if (so == "bytes_from") by([](const row& r) { return r.s.in_bytes; }, true);
+  else if (so == "last") by([](const row& r) { return r.s.last_activity; }, true);
+  else if (so == "idle") by([&](const row& r) { return now - r.s.last_activity; }, true);
+  else if (so == "uptime") by([&](const row& r) { return end_of(r) - r.s.start; }, false);
+  else if (so == "stop") by([&](const row& r) { return end_of(r); }, true);
+  else if (so == "reason") by([](const row& r) { return r.reason; }, false);
+  else if (so == "rtt") by([](const row& r) { return r.s.rtt_ns; }, true);
+
   json::array arr;
   for (std::size_t i = opt.offset; i < picked.size() && arr.size() < limit; ++i) {
-    const auto& s = picked[i];
+    const auto& s = picked[i].s;
     json::object j;
     j["cid"] = s.cid;
     j["kind"] = "Client";
@@ -194,22 +268,44 @@ json::object endpoints::connz(const connz_options& opt) {
     j["port"] = s.port;
     j["start"] = rfc3339(s.start);
     j["last_activity"] = rfc3339(s.last_activity);
-    j["uptime"] = uptime_string(now - s.start);
-    j["idle"] = uptime_string(now - s.last_activity);
+    if (picked[i].stop) {
+      j["stop"] = rfc3339(*picked[i].stop);
+      j["reason"] = picked[i].reason;
+    }
+    j["rtt"] = go_duration(s.rtt_ns);
+    const auto until = end_of(picked[i]);
+    j["uptime"] = uptime_string(until - s.start);
+    j["idle"] = uptime_string(until - s.last_activity);
     j["pending_bytes"] = s.pending_bytes;
     j["in_msgs"] = s.in_msgs;
     j["out_msgs"] = s.out_msgs;
     j["in_bytes"] = s.in_bytes;
     j["out_bytes"] = s.out_bytes;
-    j["rtt"] = go_duration(s.rtt_ns);
     if (!s.tls_version.empty()) {
       j["tls_version"] = s.tls_version;
       j["tls_cipher_suite"] = s.tls_cipher;
     }
     j["subscriptions"] = s.subscriptions;
-    if (opt.subscriptions && !s.subjects.empty()) {
+    if (!s.subs.empty() && opt.subscriptions_detail) {
       json::array l;
-      for (auto& subj : s.subjects) l.emplace_back(subj);
+      for (const auto& d : s.subs) {
+        json::object e;
+        if (picked[i].stop) {  // nats-server names the account in a closed connection's details only
+          e["account"] = s.account;
+          e["account_tag"] = s.account;
+        }
+        e["subject"] = d.subject;
+        if (!d.queue.empty()) e["qgroup"] = d.queue;
+        e["sid"] = d.sid;
+        e["msgs"] = d.msgs;
+        if (d.max) e["max"] = d.max;
+        e["cid"] = s.cid;
+        l.push_back(std::move(e));
+      }
+      j["subscriptions_list_detail"] = std::move(l);
+    } else if (!s.subs.empty() && opt.subscriptions) {
+      json::array l;
+      for (const auto& d : s.subs) l.emplace_back(d.subject);
       j["subscriptions_list"] = std::move(l);
     }
     if (!s.name.empty()) j["name"] = s.name;
@@ -235,14 +331,27 @@ json::object endpoints::connz(const connz_options& opt) {
   return o;
 }
 
-json::object endpoints::jsz() {
+json::object endpoints::jsz(const json::object* account_detail, std::int64_t offset) {
   json::object o;
   auto* js = srv_.js();
   if (!js) {
+    // nats-server's JSInfo of a server without JetStream: every counter zero.
     o["server_id"] = srv_.id();
     o["now"] = rfc3339(std::chrono::system_clock::now());
     o["disabled"] = true;
-    o["config"] = json::object{};
+    o["config"] = json::object{{"max_memory", 0}, {"max_storage", 0}};
+    o["memory"] = 0;
+    o["storage"] = 0;
+    o["reserved_memory"] = 0;
+    o["reserved_storage"] = 0;
+    o["accounts"] = 0;
+    o["ha_assets"] = 0;
+    o["api"] = json::object{{"level", 0}, {"total", 0}, {"errors", 0}};
+    o["streams"] = 0;
+    o["consumers"] = 0;
+    o["messages"] = 0;
+    o["bytes"] = 0;
+    o["total"] = 0;
     return o;
   }
   auto u = js->snapshot_usage();
@@ -268,16 +377,94 @@ json::object endpoints::jsz() {
   o["consumers"] = u.consumers;
   o["messages"] = u.messages;
   o["bytes"] = u.bytes;
+  if (account_detail && offset < 1) o["account_details"] = json::array{*account_detail};
   o["total"] = 1;
   return o;
 }
 
 json::object endpoints::healthz(const healthz_options& o) {
-  // js-enabled-only asks whether JetStream, where configured, is up: a server without JetStream is
-  // healthy (nats-server 2.14.9 answers 200 ok). JetStream here starts with the server or the
-  // server does not start, so a running server is always healthy.
-  (void)o;
+  // JetStream here starts with the server or the server does not start, so a running server's
+  // JetStream is up; what can fail is an asset the request names.
+  auto failure = [&](int code, const char* status, const char* type, std::string text) {
+    json::object h;
+    if (o.details) {
+      json::object e{{"type", type}};
+      if (!o.account.empty() && code != 400) e["account"] = o.account;
+      if (!o.stream.empty() && code != 400 && std::string_view(type) != "ACCOUNT") e["stream"] = o.stream;
+      if (!o.consumer.empty() && std::string_view(type) == "CONSUMER") e["consumer"] = o.consumer;
+      e["error"] = std::move(text);
+      h["status"] = "error";
+      h["status_code"] = code;
+      h["errors"] = json::array{std::move(e)};
+    } else {
+      h["status"] = status;
+      h["status_code"] = code;
+      h["error"] = std::move(text);
+    }
+    return h;
+  };
+  if (o.account.empty() && !o.stream.empty())
+    return failure(400, "error", "BAD_REQUEST", "\"account\" must not be empty when checking stream health");
+  if (o.stream.empty() && !o.consumer.empty())
+    return failure(400, "error", "BAD_REQUEST", "\"stream\" must not be empty when checking consumer health");
+  auto* js = srv_.js();
+  if (o.js_server_only || o.js_enabled_only || !js || o.account.empty())
+    return json::object{{"status", "ok"}, {"status_code", 200}};
+  auto q = [](const std::string& v) { return "\"" + v + "\""; };
+  if (o.account != srv_.js_account().name())
+    return failure(404, "unavailable", "ACCOUNT", "JetStream account " + q(o.account) + " not found");
+  if (!o.stream.empty()) {
+    bool stream_found = false, consumer_found = false;
+    if (o.found) {
+      std::tie(stream_found, consumer_found) = *o.found;
+    } else {
+      const auto u = js->snapshot_usage();
+      stream_found = std::any_of(u.per_stream.begin(), u.per_stream.end(), [&](const auto& s) { return s.name == o.stream; });
+      consumer_found = std::any_of(u.per_consumer.begin(), u.per_consumer.end(),
+                                   [&](const auto& c) { return c.stream == o.stream && c.name == o.consumer; });
+    }
+    if (!stream_found)
+      return failure(404, "unavailable", "STREAM",
+                     "JetStream stream " + q(o.stream) + " not found on account " + q(o.account));
+    if (!o.consumer.empty() && !consumer_found)
+      return failure(404, "unavailable", "CONSUMER",
+                     "JetStream consumer " + q(o.consumer) + " not found for stream " + q(o.stream) + " on account " +
+                         q(o.account));
+  }
   return json::object{{"status", "ok"}, {"status_code", 200}};
+}
+
+void endpoints::count_request(std::string_view path) {
+  std::lock_guard lk(req_mu_);
+  auto it = req_stats_.find(path);
+  if (it == req_stats_.end()) req_stats_.emplace(std::string(path), 1);
+  else ++it->second;
+}
+
+json::object endpoints::routez() {
+  return json::object{{"server_id", srv_.id()}, {"server_name", srv_.name()}, {"now", rfc3339(std::chrono::system_clock::now())},
+                      {"num_routes", 0}, {"routes", json::array{}}};
+}
+
+json::object endpoints::gatewayz() {
+  return json::object{{"server_id", srv_.id()}, {"now", rfc3339(std::chrono::system_clock::now())},
+                      {"outbound_gateways", json::object{}}, {"inbound_gateways", json::object{}}};
+}
+
+json::object endpoints::leafz() {
+  return json::object{{"server_id", srv_.id()}, {"now", rfc3339(std::chrono::system_clock::now())}, {"leafnodes", 0},
+                      {"leafs", json::array{}}};
+}
+
+json::object endpoints::accstatz(std::vector<std::string> names, bool include_unused) {
+  if (names.empty()) names = srv_.account_names();
+  json::array list;
+  for (const auto& n : names) {
+    auto a = account_statz(n, include_unused);
+    if (!a.empty()) list.emplace_back(std::move(a));
+  }
+  return json::object{{"server_id", srv_.id()}, {"now", rfc3339(std::chrono::system_clock::now())},
+                      {"account_statz", std::move(list)}};
 }
 
 json::object endpoints::accountz() {
