@@ -226,10 +226,9 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
           if (k == 1) { op.sid = a[0]; }
           else if (k == 2) {
             op.sid = a[0];
-            std::int64_t m = 0;
-            auto [p, ec] = std::from_chars(a[1].data(), a[1].data() + a[1].size(), m);
-            if (ec != std::errc() || p != a[1].data() + a[1].size())
-              return {parse_status::error, pos, errc::bad_unsub_args};
+            // nats-server reads the max with parseSize: anything but 1-9 digits is -1, which
+            // unsubscribes now (as 0 or a negative number does).
+            const std::int64_t m = parse_size(a[1]);
             op.max = m > 0 ? static_cast<std::uint64_t>(m) : 0;
           } else return {parse_status::error, pos, errc::bad_unsub_args};
           trace_op(h, line);

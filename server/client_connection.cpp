@@ -414,13 +414,14 @@ awaitable<void> client_connection::liveness_loop(std::shared_ptr<client_connecti
       co_return;
     }
   }
-  // nats-server pings a new client early, after min(ping_interval, 2 s) plus up to 20%, which
-  // measures its RTT (connz, Nats-Request-Info) and which harnesses wait for (the Java runner's
-  // start-up check reads INFO and then the PING); later pings come every ping_interval.
+  // nats-server pings a new client early, min(ping_interval, 2 s) plus up to 20% after its
+  // CONNECT, which measures its RTT (connz, Nats-Request-Info) and which harnesses wait for (the
+  // Java runner's start-up check sends CONNECT and waits for that PING); before CONNECT only
+  // after ping_interval (its timer from the accept); later pings come every ping_interval.
   bool first = true;
   for (;;) {
     auto interval = std::chrono::duration_cast<std::chrono::nanoseconds>(o.ping_interval);
-    if (first) {
+    if (first && connected_) {
       interval = std::min<std::chrono::nanoseconds>(interval, std::chrono::seconds(2));
       thread_local std::minstd_rand rng{std::random_device{}()};
       if (interval.count() >= 5) interval += std::chrono::nanoseconds(rng() % (interval.count() / 5));
@@ -771,12 +772,19 @@ bool client_connection::on_sub(const protocol::sub_op& op) {
     return true;
   }
   if (chk.needs_delivery_filter) filter_deliveries.store(true, std::memory_order_release);
-  if (!protocol::is_valid_filter(op.subject) ||
-      (!op.queue.empty() && !protocol::is_valid_subject(op.queue))) {
+  // The queue group is not a subject: nats-server takes any token there.
+  if (!protocol::is_valid_filter(op.subject)) {
     send(protocol::err_line("Invalid Subject"));
     return true;
   }
   std::string sid(op.sid);
+  if (max_subs_ > 0 && subs_.size() >= max_subs_) {
+    // nats-server checks the limit first (a repeated sid is refused too); the subscription is not
+    // made, no +OK follows, the connection stays.
+    log_error("maximum subscriptions exceeded");
+    send(protocol::err_line("maximum subscriptions exceeded"));
+    return true;
+  }
   if (subs_.count(sid) == 0) {
     auto sub = std::make_shared<subscription>();
     sub->subject = op.subject;
@@ -894,6 +902,13 @@ bool client_connection::on_connect(const protocol::connect_op& op) {
     // nats-server; deliverers read perms_ only after filter_deliveries, set after this.
     acc_ = id->acc;
     perms_ = id->perms;
+    // max_subscriptions: the server's (0: none) and the account's limits {} (-1: none), the lower.
+    max_subs_ = srv_.opts().max_subscriptions > 0 ? static_cast<std::size_t>(srv_.opts().max_subscriptions) : 0;
+    for (const auto& a : srv_.opts().accounts) {
+      if (a.name == acc_->name() && a.max_subscriptions > 0 &&
+          (max_subs_ == 0 || static_cast<std::size_t>(a.max_subscriptions) < max_subs_))
+        max_subs_ = static_cast<std::size_t>(a.max_subscriptions);
+    }
     // nats-server's connection tag: "v<version>:<lang>:<name>" (the parts present), then the
     // account and user.
     std::string tag;

@@ -194,6 +194,7 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   std::chrono::system_clock::time_point start_;
   std::atomic<std::int64_t> last_activity_ns_{0};
   std::uint64_t sub_ops_ = 0;           // SUB and UNSUB operations read (strand)
+  std::size_t max_subs_ = 0;            // max_subscriptions for this connection, 0: none (strand)
   std::uint64_t out_msgs_written_ = 0;  // out_msgs_ at the last write (guarded by out_mu_)
 };
 

@@ -392,3 +392,47 @@ def test_large_pipeline_in_one_write(server, raw):
     out = c.ping()
     expected = b"".join(b"MSG foo 1 %d\r\n%d\r\n" % (len(str(i)), i) for i in range(n)) + b"PONG\r\n"
     assert out == expected
+
+
+def test_no_ping_before_connect(server, raw):
+    """nats-server's first short PING (~2 s) is timed from CONNECT; before it, only ping_interval
+    (2 min) would bring one: a client slow to send CONNECT (a signing callback, a slow TLS stack)
+    must not find a PING where it expects the PONG of its CONNECT + PING."""
+    c = raw(server, connect=False)
+    import time
+
+    time.sleep(2.6)  # past the first-PING delay plus its 20% jitter (the event tested is an absence)
+    c.send('CONNECT {"verbose":false,"pedantic":false}\r\nPING\r\n')
+    assert c.expect(rb"PONG\r\n").startswith(b"PONG"), "a PING came before the PONG"
+
+
+def test_max_subscriptions_refuses_the_extra_subscription(conf_server, raw):
+    srv = conf_server("max_subscriptions: 2\n")
+    c = raw(srv)
+    c.send("SUB a 1\r\nSUB b 2\r\nSUB c 3\r\nSUB a 1\r\nPUB c 1\r\nx\r\nPUB a 1\r\ny\r\n")
+    # The limit is checked before the sid: a repeated sid at the limit is refused too.
+    err = b"-ERR 'maximum subscriptions exceeded'\r\n"
+    assert c.ping() == err + err + b"MSG a 1 1\r\ny\r\nPONG\r\n"
+    # The connection stays; an UNSUB makes room.
+    c.send("UNSUB 2\r\nSUB c 3\r\nPUB c 1\r\nz\r\n")
+    assert c.ping() == b"MSG c 3 1\r\nz\r\nPONG\r\n"
+
+
+def test_max_subscriptions_verbose_order(conf_server, raw):
+    srv = conf_server("max_subscriptions: 1\n")
+    c = raw(srv, verbose=True)
+    c.send("SUB a 1\r\nSUB b 2\r\n")
+    assert c.ping() == b"+OK\r\n-ERR 'maximum subscriptions exceeded'\r\nPONG\r\n"
+
+
+def test_queue_group_names_are_not_subjects(server, raw):
+    c = raw(server)
+    c.send("SUB foo q..r 1\r\nSUB foo . 2\r\nSUB foo .q 3\r\nPUB foo 1\r\nx\r\n")
+    got = c.ping()
+    assert got.count(b"MSG foo ") == 3 and got.endswith(b"PONG\r\n"), got
+
+
+def test_unsub_with_a_max_that_is_not_a_number_unsubscribes(server, raw):
+    c = raw(server)
+    c.send("SUB foo 1\r\nSUB bar 2\r\nUNSUB 1 abc\r\nUNSUB 2 1234567890\r\nPUB foo 1\r\nx\r\nPUB bar 1\r\ny\r\n")
+    assert c.ping() == b"PONG\r\n"

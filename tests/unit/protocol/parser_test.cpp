@@ -156,7 +156,6 @@ INSTANTIATE_TEST_SUITE_P(
         error_case{"SUB foo\r\n", errc::bad_sub_args},
         error_case{"SUB a b c d\r\n", errc::bad_sub_args},
         error_case{"UNSUB\r\n", errc::unknown_operation},
-        error_case{"UNSUB 1 x\r\n", errc::bad_unsub_args},
         error_case{"UNSUB 1 2 3\r\n", errc::bad_unsub_args},
         error_case{"CONNECT\r\n", errc::unknown_operation},
         error_case{"-ERRfoo\r\n", errc::unknown_operation},
@@ -187,6 +186,14 @@ TEST(Parser, UnsubMaxNegativeMeansNow) {
   auto res = parse("UNSUB 7 -3\r\n", r);
   EXPECT_EQ(res.status, parse_status::ok);
   EXPECT_EQ(r.ops, std::vector<std::string>{"UNSUB|7|0"});
+}
+
+TEST(Parser, UnsubMaxThatIsNotASizeMeansNow) {
+  // nats-server's parseSize: not 1-9 digits is -1, so the subscription goes at once.
+  recorder r;
+  auto res = parse("UNSUB 7 abc\r\nUNSUB 8 1234567890\r\nUNSUB 9 +5\r\nUNSUB 10 123456789\r\n", r);
+  EXPECT_EQ(res.status, parse_status::ok);
+  EXPECT_EQ(r.ops, (std::vector<std::string>{"UNSUB|7|0", "UNSUB|8|0", "UNSUB|9|0", "UNSUB|10|123456789"}));
 }
 
 // Random garbage must never crash or over-read; every result is a valid state.
