@@ -241,6 +241,14 @@ async def test_snapshot_and_restore_errors(js_pair):
     assert_same(jb, ns, "snapshot/restore errors:")
 
 
+def backup_and_remove(cli, srv, tmp_path):
+    """`nats stream backup` of STREAM, then `nats stream rm`; returns (backup.json, stream.tar.s2 bytes)."""
+    backup = tmp_path / "backup"
+    cli(srv, "stream", "backup", STREAM, str(backup))
+    cli(srv, "stream", "rm", STREAM, "-f")
+    return json.loads((backup / "backup.json").read_text()), (backup / "stream.tar.s2").read_bytes()
+
+
 async def restore_raw(nc, name: str, config: dict, data: bytes) -> dict:
     """The restore protocol as jsm.go speaks it: RESTORE, then the data in chunks as requests to
     the deliver subject, then an empty request whose answer is the stream_create_response."""
@@ -268,11 +276,7 @@ async def test_restore_refuses_foreign_or_damaged_backups(make_server, cli, tmp_
             await nc.jetstream().publish(f"orders.{i % 4}", b"payload %d" % i * 20)
     finally:
         await nc.close()
-    backup = tmp_path / "backup"
-    cli(src, "stream", "backup", STREAM, str(backup))
-    cli(src, "stream", "rm", STREAM, "-f")
-    meta = json.loads((backup / "backup.json").read_text())
-    data = (backup / "stream.tar.s2").read_bytes()
+    meta, data = backup_and_remove(cli, src, tmp_path)
     if damage == "flipped byte":
         data = data[:200] + bytes([data[200] ^ 0x55]) + data[201:]
     elif damage == "truncated":
@@ -309,11 +313,7 @@ async def test_restore_of_a_stream_that_exists_meanwhile_fails_cleanly(js_jetbro
         await js.publish("orders.1", b"one")
     finally:
         await nc.close()
-    backup = tmp_path / "backup"
-    cli(js_jetbroker, "stream", "backup", STREAM, str(backup))
-    cli(js_jetbroker, "stream", "rm", STREAM, "-f")
-    meta = json.loads((backup / "backup.json").read_text())
-    data = (backup / "stream.tar.s2").read_bytes()
+    meta, data = backup_and_remove(cli, js_jetbroker, tmp_path)
     nc = await connect(js_jetbroker)
     try:
         resp = await js_req(nc, f"$JS.API.STREAM.RESTORE.{STREAM}", {"config": meta["config"]})
