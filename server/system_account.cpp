@@ -258,7 +258,13 @@ class handler final : public subscriber {
     } else if (r.endpoint == "CONNZ") {
       data = ep.connz(connz_from(opts));
     } else if (r.endpoint == "SUBSZ") {
-      data = ep.subsz();
+      monitor::subsz_options so;
+      so.subscriptions = get_bool(opts, {"subscriptions"});
+      so.offset = get_uint(opts, "offset");
+      if (auto l = get_uint(opts, "limit")) so.limit = l;
+      so.test = get_string(opts, "test");
+      so.account = get_string(opts, "account");
+      data = ep.subsz(so);
     } else if (r.endpoint == "JSZ") {
       data = ep.jsz();
     } else if (r.endpoint == "HEALTHZ") {

@@ -10,6 +10,7 @@
 
 #include <boost/json.hpp>
 
+#include "protocol/subject.hpp"
 #include "server/client_connection.hpp"
 #include "server/jetstream/jetstream.hpp"
 #include "server/jetstream/stream_config.hpp"
@@ -532,7 +533,11 @@ json::object endpoints::account_statz(const std::string& name, bool include_unus
   return a;
 }
 
-json::object endpoints::subsz() {
+json::object endpoints::subsz(const subsz_options& opt, std::string* error) {
+  if (!opt.test.empty() && !protocol::is_valid_literal_subject(opt.test)) {
+    if (error) *error = "invalid test subject, must be valid publish subject: " + opt.test;
+    return {};
+  }
   auto st = srv_.subs().stats();
   json::object o;
   o["server_id"] = srv_.id();
@@ -546,9 +551,39 @@ json::object endpoints::subsz() {
       st.num_matches ? static_cast<double>(st.cache_hits) / static_cast<double>(st.num_matches) : 0.0;
   o["max_fanout"] = st.max_fanout;
   o["avg_fanout"] = st.avg_fanout;
-  o["total"] = 0;  // subscriptions listed: none (nats lists them only with subs=1)
-  o["offset"] = 0;
-  o["limit"] = 1024;
+  std::size_t total = 0;
+  if (opt.subscriptions) {
+    // The clients' subscriptions (nats-server lists its internal clients' too), by connection.
+    json::array list;
+    auto conns = srv_.clients();
+    std::sort(conns.begin(), conns.end(), [](auto& a, auto& b) { return a->client_id() < b->client_id(); });
+    for (const auto& c : conns) {
+      auto s = c->snapshot(true);
+      if (!opt.account.empty() && s.account != opt.account) continue;
+      for (const auto& d : s.subs) {
+        if (!opt.test.empty() && !protocol::subject_matches(d.subject, opt.test)) continue;
+        if (total++ < opt.offset || list.size() >= opt.limit) continue;
+        json::object e;
+        e["account"] = s.account;
+        e["account_tag"] = s.account;
+        e["subject"] = d.subject;
+        if (!d.queue.empty()) e["qgroup"] = d.queue;
+        e["sid"] = d.sid;
+        e["msgs"] = d.msgs;
+        if (d.max) e["max"] = d.max;
+        e["cid"] = s.cid;
+        list.push_back(std::move(e));
+      }
+    }
+    o["total"] = total;
+    o["offset"] = opt.offset;
+    o["limit"] = opt.limit;
+    o["subscriptions_list"] = std::move(list);
+  } else {
+    o["total"] = 0;
+    o["offset"] = opt.offset;
+    o["limit"] = opt.limit;
+  }
   return o;
 }
 

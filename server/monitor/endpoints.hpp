@@ -39,6 +39,14 @@ struct connz_options {
   std::string user;       // only this user's connections
 };
 
+// SubszOptions: `subs` lists the subscriptions (SubDetail), `test` keeps those a message on that
+// literal subject would reach, `acc` one account's; `offset`/`limit` page the list.
+struct subsz_options {
+  bool subscriptions = false;
+  std::size_t offset = 0, limit = 1024;
+  std::string test, account;
+};
+
 // HealthzOptions (`js-enabled-only` / `js_enabled_only` ...; `account`, `stream`, `consumer`
 // name JetStream assets that must exist; `details` answers with an `errors` list).
 struct healthz_options {
@@ -59,7 +67,8 @@ class endpoints {
   // An invalid combination (unknown sort, sort by stop or reason without state=closed) sets
   // `*error` to nats-server's text (an HTTP 400) when `error` is given.
   [[nodiscard]] boost::json::object connz(const connz_options& o, std::string* error = nullptr);
-  [[nodiscard]] boost::json::object subsz();
+  // An invalid `test` subject sets `*error` (nats-server's text, an HTTP 400) when given.
+  [[nodiscard]] boost::json::object subsz(const subsz_options& o = {}, std::string* error = nullptr);
   // `account_detail` (from jetstream::account_detail on its strand) is added as the one entry of
   // account_details when given; `limit` and `offset` page that list as nats-server's.
   [[nodiscard]] boost::json::object jsz(const boost::json::object* account_detail = nullptr, std::int64_t offset = 0);

@@ -226,7 +226,19 @@ struct http_monitor::impl : std::enable_shared_from_this<impl> {
       body = ep.connz(o, &err);
       if (!err.empty()) return bad_request(err);
     }
-    else if (path == "/subsz" || path == "/subscriptionsz") body = ep.subsz();
+    else if (path == "/subsz" || path == "/subscriptionsz") {
+      monitor::subsz_options so;
+      so.subscriptions = q.boolean("subs");
+      so.offset = static_cast<std::size_t>(std::max<std::int64_t>(q.integer("offset"), 0));
+      const auto limit = q.integer("limit");
+      so.limit = limit <= 0 ? 1024 : static_cast<std::size_t>(limit);
+      if (!q.error.empty()) return bad_request(q.error);
+      so.test = query_param(target, "test");
+      so.account = query_param(target, "acc");
+      std::string err;
+      body = ep.subsz(so, &err);
+      if (!err.empty()) return bad_request(err);
+    }
     else if (path == "/jsz") {
       auto r = jsz_query(q, srv.js() ? srv.js_account().name() : std::string());
       if (!q.error.empty()) return bad_request(q.error);

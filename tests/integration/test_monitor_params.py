@@ -306,3 +306,32 @@ async def test_varz_counts_no_deliveries_to_internal_subscribers(js_pair_mon):
         got.append({"in_msgs": v["in_msgs"], "out_msgs": v["out_msgs"], "per_conn": per_conn,
                     "out_client_msgs": v["out_client_msgs"]})
     assert got[0] == got[1] and got[0]["out_msgs"] == got[0]["per_conn"] == 6, got
+
+
+async def test_subsz_lists_and_tests_subscriptions(pair):
+    """subs=1 with test=<subject> lists the client subscriptions a message there would reach (the
+    unfiltered list differs: nats-server lists its internal subscriptions too)."""
+    got = []
+    for srv in pair:
+        a, b = await connect(srv, "a"), await connect(srv, "b")
+        await a.subscribe("foo")
+        await a.subscribe("bar.*")
+        await b.subscribe("foo", queue="wq")
+        await b.subscribe("q.>", queue="workers")
+        await a.flush()
+        await b.flush()
+        t = {}
+        for q in ("?subs=1&test=foo", "?subs=1&test=q.a", "?subs=1&test=bar.x&acc=$G", "?subs=1&test=nothing",
+                  "?subs=1&test=foo&limit=1", "?subs=1&test=foo&offset=1"):
+            d = srv.get_json("/subsz" + q)
+            t[q] = (d["total"], d["offset"], d["limit"],
+                    sorted((s["subject"], s.get("qgroup") or "", s["account"]) for s in d.get("subscriptions_list", [])))
+        for q in ("?test=foo.*", "?subs=bogus", "?subs=detail", "?limit=x", "?offset=-"):
+            status, body = srv.http_get("/subsz" + q)
+            t[q] = (status, body.decode())
+        await a.close()
+        await b.close()
+        got.append(t)
+    assert got[0]["?subs=1&test=foo"] == (2, 0, 1024, [("foo", "", "$G"), ("foo", "wq", "$G")])
+    assert got[0]["?test=foo.*"] == (400, "invalid test subject, must be valid publish subject: foo.*")
+    assert got[0] == got[1]
