@@ -207,7 +207,8 @@ void jetstream::snapshot_await_receiver(const std::string& id, std::chrono::stea
   if (it == snapshots_.end()) return;
   auto& s = *it->second;
   bool exact = false;
-  for (const auto& sub : srv_.js_account().subs().match(s.deliver)->plain) exact = exact || sub->subject == s.deliver;
+  const auto matched = srv_.js_account().subs().match(s.deliver);  // held: the loop reads into it
+  for (const auto& sub : matched->plain) exact = exact || sub->subject == s.deliver;
   if (exact || std::chrono::steady_clock::now() >= until) return snapshot_pump(s);
   s.timer.expires_after(std::chrono::milliseconds(2));
   s.timer.async_wait([this, id, until](boost::system::error_code ec) {
