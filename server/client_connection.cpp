@@ -638,6 +638,7 @@ void client_connection::add_shadow_subs(const std::shared_ptr<subscription>& sub
     auto remote = im->remote_filter(sub->subject);
     if (!remote) continue;
     auto sh = std::make_shared<subscription>();
+    sh->client = true;
     sh->subject = std::move(*remote);
     sh->queue = sub->queue;
     sh->sid = sub->sid;
@@ -787,6 +788,7 @@ bool client_connection::on_sub(const protocol::sub_op& op) {
   }
   if (subs_.count(sid) == 0) {
     auto sub = std::make_shared<subscription>();
+    sub->client = true;
     sub->subject = op.subject;
     sub->queue = op.queue;
     sub->sid = sid;

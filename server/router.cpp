@@ -61,7 +61,7 @@ route_stats route_to(const match_result& r, const message_view& m, std::uint64_t
     }
     if (deliver_one(sp, m, sender_cid, echo, kicks)) {
       ++st.delivered;
-      st.to_clients += sp->owner->client_id() != 0;
+      st.to_clients += sp->client;
     }
   }
   st.any_interest = forwarded || r.plain.size() > forwarders || !r.queues.empty();
@@ -72,7 +72,7 @@ route_stats route_to(const match_result& r, const message_view& m, std::uint64_t
     for (std::size_t i = 0; i < sz; ++i) {
       if (deliver_one(group[(start + i) % sz], m, sender_cid, echo, kicks)) {
         ++st.delivered;
-        st.to_clients += group[(start + i) % sz]->owner->client_id() != 0;
+        st.to_clients += group[(start + i) % sz]->client;
         break;
       }
     }

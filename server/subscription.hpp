@@ -31,6 +31,8 @@ struct subscription {
   // An internal forwarder (a service import): its owner's deliver() routes the message on into
   // another account and returns whether anything there matched, instead of asking for a kick.
   bool forwarder = false;
+  // Owned by a client connection (counted in nats-server's out_msgs); set before insertion.
+  bool client = false;
   // The shadow subscriptions of a client subscription; the owner's executor only.
   std::vector<std::shared_ptr<subscription>> shadows;
 };
