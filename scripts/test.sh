@@ -25,7 +25,10 @@ ctest --test-dir build -L unit --output-on-failure -j"$JOBS"
 step "integration tests"
 # One rerun for a failed test: the suite starts real servers (nats-server too) under load on two
 # cores; a failure that repeats is reported. Flaky tests are listed as "rerun" in the summary.
-JETBROKER_BIN="$root/build/jetbroker" .venv/bin/pytest tests/integration -q -rfER -p no:cacheprovider --reruns 1
+# --tb=native: Python's own tracebacks. pytest's default renders a failure's source through
+# ast.parse, which CPython 3.11.7 can abort with "SystemError: AST constructor recursion depth
+# mismatch" (an INTERNALERROR that ended a whole run once, so the failed test got no rerun).
+JETBROKER_BIN="$root/build/jetbroker" .venv/bin/pytest tests/integration -q -rfER -p no:cacheprovider --reruns 1 --tb=native
 
 step "fuzz the parser for ${FUZZ_SECONDS}s"
 cmake --preset fuzz >/dev/null
@@ -47,6 +50,6 @@ cmake --preset asan >/dev/null
 cmake --build build-asan -j"$JOBS"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir build-asan -L unit --output-on-failure -j"$JOBS" -LE slow
-JETBROKER_BIN="$root/build-asan/jetbroker" JB_SANITIZED=1 .venv/bin/pytest tests/integration -q -p no:cacheprovider -m "not slow" --reruns 1 -rfER
+JETBROKER_BIN="$root/build-asan/jetbroker" JB_SANITIZED=1 .venv/bin/pytest tests/integration -q -p no:cacheprovider -m "not slow" --reruns 1 -rfER --tb=native
 
 step "all tests passed"
