@@ -186,6 +186,27 @@ json::object endpoints::varz() {
   return v;
 }
 
+namespace {
+
+// nats-server's SubDetail of one subscription (newSubDetail with the account, newClientSubDetail
+// without it).
+json::object sub_detail(const connection_snapshot& s, const connection_snapshot::sub_info& d, bool with_account) {
+  json::object e;
+  if (with_account) {
+    e["account"] = s.account;
+    e["account_tag"] = s.account;
+  }
+  e["subject"] = d.subject;
+  if (!d.queue.empty()) e["qgroup"] = d.queue;
+  e["sid"] = d.sid;
+  e["msgs"] = d.msgs;
+  if (d.max) e["max"] = d.max;
+  e["cid"] = s.cid;
+  return e;
+}
+
+}  // namespace
+
 json::object endpoints::connz(const connz_options& opt, std::string* error) {
   using state_filter = connz_options::state_filter;
   auto now = std::chrono::system_clock::now();
@@ -289,20 +310,8 @@ json::object endpoints::connz(const connz_options& opt, std::string* error) {
     j["subscriptions"] = s.subscriptions;
     if (!s.subs.empty() && opt.subscriptions_detail) {
       json::array l;
-      for (const auto& d : s.subs) {
-        json::object e;
-        if (picked[i].stop) {  // nats-server names the account in a closed connection's details only
-          e["account"] = s.account;
-          e["account_tag"] = s.account;
-        }
-        e["subject"] = d.subject;
-        if (!d.queue.empty()) e["qgroup"] = d.queue;
-        e["sid"] = d.sid;
-        e["msgs"] = d.msgs;
-        if (d.max) e["max"] = d.max;
-        e["cid"] = s.cid;
-        l.push_back(std::move(e));
-      }
+      // nats-server names the account in a closed connection's details only.
+      for (const auto& d : s.subs) l.push_back(sub_detail(s, d, picked[i].stop.has_value()));
       j["subscriptions_list_detail"] = std::move(l);
     } else if (!s.subs.empty() && opt.subscriptions) {
       json::array l;
@@ -563,16 +572,7 @@ json::object endpoints::subsz(const subsz_options& opt, std::string* error) {
       for (const auto& d : s.subs) {
         if (!opt.test.empty() && !protocol::subject_matches(d.subject, opt.test)) continue;
         if (total++ < opt.offset || list.size() >= opt.limit) continue;
-        json::object e;
-        e["account"] = s.account;
-        e["account_tag"] = s.account;
-        e["subject"] = d.subject;
-        if (!d.queue.empty()) e["qgroup"] = d.queue;
-        e["sid"] = d.sid;
-        e["msgs"] = d.msgs;
-        if (d.max) e["max"] = d.max;
-        e["cid"] = s.cid;
-        list.push_back(std::move(e));
+        list.push_back(sub_detail(s, d, true));
       }
     }
     o["total"] = total;

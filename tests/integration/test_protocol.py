@@ -6,6 +6,7 @@ before it answers the following PING, so `ping()` returns everything caused by e
 """
 
 import json
+import time
 
 import pytest
 
@@ -399,8 +400,6 @@ def test_no_ping_before_connect(server, raw):
     (2 min) would bring one: a client slow to send CONNECT (a signing callback, a slow TLS stack)
     must not find a PING where it expects the PONG of its CONNECT + PING."""
     c = raw(server, connect=False)
-    import time
-
     time.sleep(2.6)  # past the first-PING delay plus its 20% jitter (the event tested is an absence)
     c.send('CONNECT {"verbose":false,"pedantic":false}\r\nPING\r\n')
     assert c.expect(rb"PONG\r\n").startswith(b"PONG"), "a PING came before the PONG"
