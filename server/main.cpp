@@ -1,5 +1,6 @@
 // jetbroker: the daemon. Parses nats-server's flags, sets up logging, runs the server until
 // SIGINT/SIGTERM.
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,7 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <iostream>
 #include <optional>
 #include <stdexcept>
 #include <vector>
@@ -21,9 +21,11 @@
 
 #include "config/cli.hpp"
 #include "config/load.hpp"
+#include "server/file_store_exec.hpp"
 #include "server/log.hpp"
 #include "server/server.hpp"
 #include "server/tls.hpp"
+#include "storage/file_env.hpp"
 #include "version.hpp"
 
 namespace {
@@ -147,6 +149,26 @@ int send_signal_command(const std::string& spec, const char* argv0) {
   return 0;
 }
 
+// `jetbroker` is linked without RocksDB (storage/file_env.hpp): a broker without JetStream, or
+// with JetStream in memory only, never maps or initialises the file store's code. When the
+// configuration asks for a store directory, the process execs the sibling executable that has it,
+// with the same arguments and environment: same pid, argv and open descriptors (none yet), so
+// harnesses, pid files and signals see one process. Returns only on failure.
+int exec_file_store(char** argv) {
+  char path[4096];
+  if (!jb::server::file_store_executable(argv[0], path, sizeof path)) {
+    std::fprintf(stderr, "jetbroker: executable path too long\n");
+    return 1;
+  }
+  ::execv(path, argv);
+  const int e = errno;
+  std::fprintf(stderr,
+               "jetbroker: JetStream with a store directory needs the file store executable %s: %s "
+               "(install it beside jetbroker, or use --store_dir=:memory:)\n",
+               path, std::strerror(e));
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -179,7 +201,7 @@ int main(int argc, char** argv) {
       break;
   }
   auto opts = cli.opts;
-  std::vector<std::string> notices;
+  std::vector<std::string> warnings, notices;
   if (!cli.opts.config_file.empty()) {
     // Flags, then the file, then the flags again on top: command-line flags win.
     jb::config::options from_file;
@@ -189,11 +211,19 @@ int main(int argc, char** argv) {
       return 1;
     }
     auto& ok = std::get<jb::config::load_result>(r);
-    for (auto& w : ok.warnings) std::fprintf(stderr, "%s\n", w.c_str());
-    notices = ok.notices;
+    warnings = std::move(ok.warnings);
+    notices = std::move(ok.notices);
     auto again = jb::config::parse_command_line(args, std::move(from_file));
     opts = std::get<jb::config::cli_result>(again).opts;
   }
+  if (!jb::storage::file_store_linked()) {
+    if (opts.jetstream && !opts.store_in_memory) return exec_file_store(argv);
+  } else {
+    // Exec'd by `jetbroker`: the process keeps the name it was started with, for ps, pgrep and
+    // `--signal` without a pid.
+    ::prctl(PR_SET_NAME, std::filesystem::path(argv[0]).filename().string().substr(0, 15).c_str());
+  }
+  for (auto& w : warnings) std::fprintf(stderr, "%s\n", w.c_str());
   if (opts.tls) {
     if (auto e = jb::server::check_tls_options(*opts.tls)) {
       std::fprintf(stderr, "jetbroker: %s\n", e->c_str());

@@ -25,6 +25,7 @@ class category final : public boost::system::error_category {
       case errc::version_mismatch: return "store format version mismatch";
       case errc::io_error: return "storage I/O error";
       case errc::store_in_use: return "store directory in use by another process";
+      case errc::not_linked: return "file storage is not linked into this executable";
     }
     return "unknown storage error";
   }

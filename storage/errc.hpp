@@ -25,6 +25,7 @@ enum class errc {
   version_mismatch,    // the store directory was written by an incompatible format version
   io_error,            // RocksDB or the file system failed an I/O operation
   store_in_use,        // another process holds the store directory
+  not_linked,          // the executable was linked without the file store (storage/file_env.hpp)
 };
 
 [[nodiscard]] const boost::system::error_category& storage_category() noexcept;

@@ -16,6 +16,7 @@
 // reports through sync_wal_async(); otherwise a background thread fsyncs the WAL every
 // sync_interval (nats-server's sync_interval), bounding loss on power failure.
 #include "storage/detail.hpp"
+#include "storage/file_env.hpp"
 #include "storage/store_env.hpp"
 
 #include <chrono>
@@ -33,21 +34,6 @@ class WriteBatch;
 }  // namespace rocksdb
 
 namespace jb::storage {
-
-struct rocksdb_env_options {
-  std::filesystem::path dir;
-  bool sync_always = false;                                  // fsync on every committed write
-  // With sync_always: appends return once in the WAL, without waiting for the fsync; the caller
-  // learns of their durability from sync_wal_async() (a sync thread fsyncs while the next
-  // batch is written). Other writes still fsync before returning.
-  bool async_append_sync = false;
-  // Without sync_always: fsync the WAL every sync_interval (nats-server default 2 min; 0 = never,
-  // leaving it to the OS). A process crash loses nothing either way; this bounds power-loss loss.
-  std::chrono::milliseconds sync_interval{std::chrono::minutes(2)};
-  std::size_t write_buffer_size = 2u << 20;                  // msgs memtable; other CFs max(1/4, 1 MiB)
-  std::size_t max_total_wal_size = 4u << 20;                 // bounds WAL replay on open
-  std::size_t block_cache_size = 64u << 20;
-};
 
 namespace detail {
 struct db_ctx;

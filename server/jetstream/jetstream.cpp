@@ -19,7 +19,7 @@
 #include "server/jetstream/pull_priority.hpp"
 #include "server/time_util.hpp"
 #include "storage/memory_store.hpp"
-#include "storage/rocksdb_store.hpp"
+#include "storage/file_env.hpp"
 
 namespace jb::jetstream {
 
@@ -85,10 +85,10 @@ void jetstream::start() {
     eo.sync_interval = opts_.sync_interval;
     auto open_store = [eo]() -> std::pair<std::unique_ptr<storage::store_env>, std::string> {
       std::string detail;
-      auto r = storage::rocksdb_env::open(eo, &detail);
+      auto r = storage::open_file_env(eo, &detail);
       if (!r)
         return {nullptr, "could not open store \"" + eo.dir.string() + "\": " + (detail.empty() ? r.error().message() : detail)};
-      return {std::unique_ptr<storage::store_env>(std::move(*r)), std::string()};
+      return {std::move(*r), std::string()};
     };
     if (std::filesystem::is_empty(dir, ec) && !ec) {
       // Nothing to restore: listen at once, open the database beside it (a new store's open is
