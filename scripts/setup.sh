@@ -17,7 +17,7 @@ APT_PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-system1.81-dev
   libspdlog-dev libfmt-dev librocksdb-dev libcrypt-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev python3-venv
-  libssl-dev openssl chromium libjemalloc-dev
+  libssl-dev openssl chromium libjemalloc-dev lld-14
 )
 
 SUDO=""
