@@ -7,6 +7,7 @@
 #include "protocol/headers.hpp"
 #include "protocol/subject.hpp"
 #include "server/router.hpp"
+#include "server/random_seed.hpp"
 
 namespace jb::server {
 namespace {
@@ -22,7 +23,7 @@ thread_local std::int64_t tl_publisher_rtt_ns = 0;
 constexpr char base62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 std::string random_token(std::size_t n) {
-  thread_local std::mt19937_64 gen(std::random_device{}());
+  thread_local std::mt19937_64 gen(random_seed());
   std::string s;
   for (std::size_t i = 0; i < n; ++i) s += base62[gen() % 62];
   return s;

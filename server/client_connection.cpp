@@ -24,6 +24,7 @@
 #include "server/server.hpp"
 #include "server/system_account.hpp"
 #include "server/tls.hpp"
+#include "server/random_seed.hpp"
 
 namespace jb::server {
 
@@ -423,7 +424,7 @@ awaitable<void> client_connection::liveness_loop(std::shared_ptr<client_connecti
     auto interval = std::chrono::duration_cast<std::chrono::nanoseconds>(o.ping_interval);
     if (first && connected_) {
       interval = std::min<std::chrono::nanoseconds>(interval, std::chrono::seconds(2));
-      thread_local std::minstd_rand rng{std::random_device{}()};
+      thread_local std::minstd_rand rng{static_cast<std::uint_fast32_t>(random_seed())};
       if (interval.count() >= 5) interval += std::chrono::nanoseconds(rng() % (interval.count() / 5));
     }
     liveness_timer_.expires_after(interval);

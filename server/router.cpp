@@ -4,13 +4,14 @@
 #include <string>
 
 #include "server/account.hpp"
+#include "server/random_seed.hpp"
 
 namespace jb::server {
 namespace {
 
 // Fast per-thread generator for picking queue-group members.
 std::uint32_t fast_rand() {
-  thread_local std::uint64_t s = std::random_device{}() | 1;
+  thread_local std::uint64_t s = random_seed() | 1;
   s ^= s << 13;
   s ^= s >> 7;
   s ^= s << 17;

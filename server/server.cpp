@@ -24,6 +24,7 @@
 #include "server/tls.hpp"
 #include "server/websocket_listener.hpp"
 #include "version.hpp"
+#include "server/random_seed.hpp"
 
 namespace jb::server {
 
@@ -35,8 +36,7 @@ namespace {
 // A server id shaped like nats-server's (a public nkey: 'N' and 55 base32 characters).
 std::string make_server_id() {
   static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  std::random_device rd;
-  std::mt19937_64 gen((static_cast<std::uint64_t>(rd()) << 32) ^ rd());
+  std::mt19937_64 gen(jb::server::random_seed());
   std::string id = "N";
   for (int i = 0; i < 55; ++i) id += alphabet[gen() % 32];
   return id;

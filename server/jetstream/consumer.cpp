@@ -15,6 +15,7 @@
 #include "server/log.hpp"
 #include "server/server.hpp"
 #include "server/time_util.hpp"
+#include "server/random_seed.hpp"
 
 namespace jb::jetstream {
 
@@ -725,7 +726,7 @@ void consumer::sample_ack(std::uint64_t sseq) {
   const auto& st = store_->state();
   auto it = st.pending.find(sseq);
   if (it == st.pending.end()) return;
-  thread_local std::minstd_rand rng{std::random_device{}()};
+  thread_local std::minstd_rand rng{static_cast<std::uint_fast32_t>(jb::server::random_seed())};
   if (sample_percent_ < 100 && static_cast<int>(rng() % 100) >= sample_percent_) return;
   std::uint64_t dc = 1;
   if (auto r = st.redelivered.find(sseq); r != st.redelivered.end()) dc = r->second + 1;

@@ -1,4 +1,5 @@
 #include "server/jetstream/pull_priority.hpp"
+#include "server/random_seed.hpp"
 
 #include <algorithm>
 #include <random>
@@ -72,7 +73,7 @@ front_action pin_action(const pull_group& g, bool need_new_pin, std::string_view
 
 std::string new_pin_id() {
   static constexpr char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-  thread_local std::mt19937_64 rng{std::random_device{}()};
+  thread_local std::mt19937_64 rng{jb::server::random_seed()};
   std::string id(22, '0');
   for (auto& c : id) c = alphabet[rng() % 62];
   return id;

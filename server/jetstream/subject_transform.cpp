@@ -5,6 +5,7 @@
 #include <random>
 
 #include "protocol/subject.hpp"
+#include "server/random_seed.hpp"
 
 namespace jb::jetstream {
 
@@ -228,7 +229,7 @@ std::optional<std::string> subject_transform::apply(std::string_view subject) co
             break;
           }
           case token_info::random: {
-            thread_local std::minstd_rand rng{std::random_device{}()};
+            thread_local std::minstd_rand rng{static_cast<std::uint_fast32_t>(jb::server::random_seed())};
             out += std::to_string(f.number > 0 ? rng() % static_cast<std::uint32_t>(f.number) : 0);
             break;
           }
