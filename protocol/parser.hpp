@@ -68,6 +68,9 @@ concept parse_handler = requires(H& h, const pub_op& p, const sub_op& s, const u
 
 namespace detail {
 
+// The longest PING or PONG line (junk after the verb included) buffered before it is an error.
+inline constexpr std::size_t max_ping_line = 1u << 20;
+
 inline bool is_sep(char c) noexcept { return c == ' ' || c == '\t'; }
 
 inline char upper(char c) noexcept { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
@@ -127,15 +130,20 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
       case 'P': case 'H': case 'S': case 'U': case 'C': case 'I': case '+': case '-': break;
       default: return {parse_status::error, pos, errc::unknown_operation};
     }
+    // nats-server ignores whatever follows PING or PONG up to the newline, however long; here
+    // such a line may grow to max_ping_line before it is an error, so the buffer stays bounded.
+    const bool ping_pong = avail >= 4 && (starts_with_verb(std::string_view(base, 4), "PING") ||
+                                          starts_with_verb(std::string_view(base, 4), "PONG"));
+    const std::size_t line_limit = ping_pong ? std::max(lim.max_control_line, max_ping_line) : lim.max_control_line;
     const void* nlp = std::memchr(base, '\n', avail);
     if (nlp == nullptr) {
-      if (avail > lim.max_control_line) return {parse_status::error, pos, errc::max_control_line};
+      if (avail > line_limit) return {parse_status::error, pos, errc::max_control_line};
       return {parse_status::need_more, pos, errc::ok, 0};
     }
     const std::size_t nl = static_cast<std::size_t>(static_cast<const char*>(nlp) - base);
     std::string_view line(base, nl);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.size() > lim.max_control_line) return {parse_status::error, pos, errc::max_control_line};
+    if (line.size() > line_limit) return {parse_status::error, pos, errc::max_control_line};
     const std::size_t after_line = nl + 1;  // offset from base of the byte after '\n'
     if (line.empty()) return {parse_status::error, pos, errc::unknown_operation};
 
@@ -244,7 +252,8 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
           std::string_view rest = line.substr(7);
           std::size_t i = 0;
           while (i < rest.size() && is_sep(rest[i])) ++i;
-          if (i == rest.size()) return {parse_status::error, pos, errc::unknown_operation};
+          // No argument: an empty CONNECT body, which the handler refuses as nats-server does
+          // (a JSON error: the connection closes without an -ERR).
           trace_op(h, line);
           go = h.on_connect(connect_op{rest.substr(i)});
           pos += after_line;

@@ -81,10 +81,12 @@ inline std::string err_line(std::string_view text) {
   return s;
 }
 
+// nats-server writes a space between the JSON and CRLF ("INFO {...} \r\n"), first INFO and async
+// ones alike.
 inline std::string info_line(std::string_view json) {
   std::string s;
-  s.reserve(json.size() + 8);
-  s.append("INFO ").append(json).append("\r\n");
+  s.reserve(json.size() + 9);
+  s.append("INFO ").append(json).append(" \r\n");
   return s;
 }
 

@@ -24,6 +24,7 @@
 #include "server/server.hpp"
 #include "server/system_account.hpp"
 #include "server/tls.hpp"
+#include "server/connect_opts.hpp"
 #include "server/random_seed.hpp"
 
 namespace jb::server {
@@ -840,56 +841,43 @@ bool client_connection::on_connect(const protocol::connect_op& op) {
     if (rtt_ns_ == 0)
       rtt_ns_ = std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now() - start_).count());
   }
-  boost::system::error_code ec;
-  auto v = boost::json::parse(op.json, ec);
-  if (ec || !v.is_object()) {
-    log_error(std::string("invalid CONNECT: ") + (ec ? ec.message() : "not an object"));
+  if (auto err = decode_connect(op.json, connect_opts_)) {
+    // As nats-server: logged, and the connection closed without an -ERR.
+    log_error(*err);
     close_on_strand(close_reason::protocol_violation, {});
     return false;
   }
-  const auto& o = v.as_object();
-  auto get_bool = [&](const char* k, bool dflt) {
-    auto* p = o.if_contains(k);
-    return p && p->is_bool() ? p->as_bool() : dflt;
-  };
-  auto get_str = [&](const char* k) {
-    auto* p = o.if_contains(k);
-    return p && p->is_string() ? std::string(p->as_string()) : std::string();
-  };
-  verbose_ = get_bool("verbose", verbose_);
-  pedantic_ = get_bool("pedantic", pedantic_);
-  echo_ = get_bool("echo", echo_);
+  const auto& co = connect_opts_;
+  verbose_ = co.verbose;
+  pedantic_ = co.pedantic;
+  echo_ = co.echo;
   {
-    const bool h = get_bool("headers", false);
     std::lock_guard lk(out_mu_);  // read by deliverers on other threads, under out_mu_
-    headers_ = h;
+    headers_ = co.headers;
   }
-  no_responders_ = get_bool("no_responders", false);
-  if (auto* p = o.if_contains("protocol"); p && p->is_int64()) {
-    auto proto = p->as_int64();
-    if (proto < 0 || proto > 1) {
-      close_on_strand(close_reason::protocol_violation, "invalid client protocol");
-      return false;
-    }
-    client_protocol_ = static_cast<int>(proto);
+  no_responders_ = co.no_responders;
+  if (co.protocol < 0 || co.protocol > 1) {
+    close_on_strand(close_reason::protocol_violation, "invalid client protocol");
+    return false;
   }
+  client_protocol_ = static_cast<int>(co.protocol);
   if (no_responders_ && !headers_) {
     close_on_strand(close_reason::protocol_violation, "no responders requires headers support");
     return false;
   }
   {
     std::lock_guard lk(info_mu_);
-    name_ = get_str("name");
-    lang_ = get_str("lang");
-    version_ = get_str("version");
+    name_ = co.name;
+    lang_ = co.lang;
+    version_ = co.version;
   }
-  std::string user = get_str("user"), pass = get_str("pass"), token = get_str("auth_token");
+  std::string user = co.user, pass = co.pass, token = co.auth_token;
   if (transport_.is_websocket()) {  // cookies fill in what CONNECT leaves out, field by field
     if (user.empty()) user = transport_.ws_cookies.user;
     if (pass.empty()) pass = transport_.ws_cookies.pass;
     if (token.empty()) token = transport_.ws_cookies.token;
   }
-  const std::string nkey = get_str("nkey"), sig = get_str("sig");
+  const std::string nkey = co.nkey, sig = co.sig;
   const connect_credentials creds{user, pass, token, nkey, sig, nonce_, transport_.is_websocket()};
   std::string why;
   const auth_identity* id = srv_.auth().authenticate(creds, &why);
@@ -970,6 +958,16 @@ bool client_connection::on_pong() {
     auto rtt = std::chrono::steady_clock::now() - ping_sent_at_;
     std::lock_guard lk(info_mu_);
     rtt_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(rtt).count();
+  }
+  return true;
+}
+
+bool client_connection::on_info(const protocol::info_op& op) {
+  // nats-server decodes a client's INFO and ignores it; what is not JSON closes the connection.
+  if (auto err = check_client_info(op.json)) {
+    log_error(*err);
+    close_on_strand(close_reason::protocol_violation, {});
+    return false;
   }
   return true;
 }

@@ -20,6 +20,7 @@
 #include "protocol/ops.hpp"
 #include "protocol/parser.hpp"
 #include "server/auth.hpp"
+#include "server/connect_opts.hpp"
 #include "server/connection_info.hpp"
 #include "server/log.hpp"
 #include "server/out_buffer.hpp"
@@ -89,7 +90,7 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   bool on_connect(const protocol::connect_op& op);
   bool on_ping();
   bool on_pong();
-  bool on_info(const protocol::info_op&) { return true; }
+  bool on_info(const protocol::info_op& op);
   bool on_ok() { return true; }
   bool on_err(const protocol::err_op& op);
   // Protocol tracing (-V): `<<- [<control line>]` for every operation the client sends.
@@ -145,6 +146,7 @@ class client_connection final : public subscriber, public std::enable_shared_fro
   bool connected_ = false;  // CONNECT seen
   bool auth_timer_done_ = false;  // no_auth_user: an operation before CONNECT ended the auth timer
   bool verbose_ = false, pedantic_ = false, echo_ = true, headers_ = false, no_responders_ = false;
+  connect_opts connect_opts_;  // every CONNECT so far, decoded onto nats-server's defaults
   int pings_out_ = 0;
   // Identity, set by the first successful CONNECT (before any subscription when auth is on).
   account* acc_ = nullptr;                    // never null

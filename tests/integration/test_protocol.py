@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from conftest import RawConn
+
 MAX_PAYLOAD = 1048576
 
 
@@ -435,3 +437,79 @@ def test_unsub_with_a_max_that_is_not_a_number_unsubscribes(server, raw):
     c = raw(server)
     c.send("SUB foo 1\r\nSUB bar 2\r\nUNSUB 1 abc\r\nUNSUB 2 1234567890\r\nPUB foo 1\r\nx\r\nPUB bar 1\r\ny\r\n")
     assert c.ping() == b"PONG\r\n"
+
+
+# ---- CONNECT and INFO bodies as Go's encoding/json reads them ----------------------------------
+#
+# nats-server unmarshals CONNECT onto the connection's ClientOpts: keys match case-insensitively
+# and the last wins, null changes nothing, a wrong type for a known field is an error (logged; the
+# connection closes without an -ERR), unknown keys are ignored, invalid UTF-8 is no error.
+
+DEEP = "[" * 200 + "]" * 200
+
+
+@pytest.mark.parametrize("body, answer", [
+    ("null", b"+OK\r\nPONG\r\n"),  # the defaults: verbose
+    ("", None),
+    ('{"verbose":"yes"}', None),
+    ('{"verbose":false,"pedantic":1}', None),
+    ('{"verbose":false,"name":5}', None),
+    ('{"verbose":false,"protocol":"1"}', None),
+    ('{"verbose":false,"lang":["go"]}', None),
+    ('{"verbose":false,"import":5}', None),
+    ('{"verbose":false,"VERBOSE":true}', b"+OK\r\nPONG\r\n"),
+    ('{"Verbose":false,"headers":null}', b"PONG\r\n"),
+    ('{"verbose":false,"name":"\xff\xfe"}', b"PONG\r\n"),
+    ('{"verbose":false,"x":' + DEEP + "}", b"PONG\r\n"),
+    ('{"verbose":false,"import":{"allow":["a"]}}', b"PONG\r\n"),
+])
+def test_connect_body_decoded_like_go(server, raw, body, answer):
+    c = raw(server, connect=False)
+    c.send(b"CONNECT " + body.encode("latin-1") + b"\r\nPING\r\n")
+    if answer is None:
+        assert c.read_until_closed() == b"", "closed without an -ERR"
+    else:
+        assert c.expect(rb"PONG\r\n") == answer
+
+
+def test_second_connect_keeps_what_it_does_not_name(server, raw):
+    c = raw(server, connect=False)
+    c.send('CONNECT {"verbose":false,"headers":true}\r\nCONNECT {"pedantic":false}\r\n'
+           "SUB a 1\r\nHPUB a 12 14\r\nNATS/1.0\r\n\r\nhi\r\n")
+    assert c.ping() == b"HMSG a 1 12 14\r\nNATS/1.0\r\n\r\nhi\r\nPONG\r\n"
+
+
+def test_ping_and_pong_ignore_long_trailers(server, raw):
+    # Past max_control_line (4096): nats-server skips everything after PING/PONG to the newline.
+    c = raw(server)
+    junk = "x" * 5000
+    c.send(f"PONG {junk}\r\nPING {junk}\r\n")
+    assert c.expect(rb"PONG\r\n") == b"PONG\r\n"
+    c.send(f"PUB a {junk}\r\n")  # any other verb: the limit applies
+    assert c.read_until_closed() == b"-ERR 'maximum control line exceeded'\r\n"
+
+
+@pytest.mark.parametrize("info, closes", [
+    ("{}", False), ('{"server_id":"x","extra":[1]}', False), ("null", False),
+    ("{", True), ("", True), ("[1]", True), ('{"server_id":5}', True), ('{"port":"4222"}', True),
+])
+def test_client_info_must_decode(server, raw, info, closes):
+    c = raw(server)
+    c.send(f"INFO {info}\r\nPING\r\n")
+    if closes:
+        assert c.read_until_closed() == b""
+    else:
+        assert c.expect(rb"PONG\r\n") == b"PONG\r\n"
+
+
+def test_info_lines_end_with_a_space(server):
+    # nats-server writes "INFO {...} \r\n": the first INFO and the one after the first PONG.
+    c = RawConn(server.host, server.port)
+    try:
+        first = c.expect(rb"\r\n")
+        assert first.startswith(b"INFO {") and first.endswith(b"} \r\n"), first[-40:]
+        c.send('CONNECT {"verbose":false,"protocol":1}\r\nPING\r\n')
+        out = c.expect(rb"PONG\r\n") + c.expect(rb"\r\n")
+        assert out.startswith(b"PONG\r\nINFO {") and out.endswith(b"} \r\n"), out[-40:]
+    finally:
+        c.close()

@@ -157,7 +157,6 @@ INSTANTIATE_TEST_SUITE_P(
         error_case{"SUB a b c d\r\n", errc::bad_sub_args},
         error_case{"UNSUB\r\n", errc::unknown_operation},
         error_case{"UNSUB 1 2 3\r\n", errc::bad_unsub_args},
-        error_case{"CONNECT\r\n", errc::unknown_operation},
         error_case{"-ERRfoo\r\n", errc::unknown_operation},
         error_case{"PUB aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 1\r\n",
                    errc::max_control_line},
@@ -179,6 +178,35 @@ TEST(Parser, MaxPayloadAtLimitAccepted) {
   auto res = parse("PUB a 4\r\nabcd\r\n", r, lim);
   EXPECT_EQ(res.status, parse_status::ok);
   EXPECT_EQ(r.ops, std::vector<std::string>{"PUB|a|||abcd"});
+}
+
+TEST(Parser, ConnectWithoutArgumentIsAnEmptyBody) {
+  // nats-server hands "" to its JSON decoder (an error that closes the connection silently); the
+  // parser passes it on rather than answering 'Unknown Protocol Operation'.
+  recorder r;
+  auto res = parse("CONNECT\r\nCONNECT \t\r\n", r);
+  EXPECT_EQ(res.status, parse_status::ok);
+  EXPECT_EQ(r.ops, (std::vector<std::string>{"CONNECT|", "CONNECT|"}));
+}
+
+TEST(Parser, PingAndPongIgnoreAnyTrailerPastTheControlLineLimit) {
+  // nats-server skips everything after PING/PONG up to the newline, with no length limit.
+  recorder r;
+  parser_limits lim;
+  lim.max_control_line = 64;
+  const std::string junk(5000, 'x');
+  const std::string in = "PING " + junk + "\r\npong" + junk + "\r\n";
+  auto res = parse(in, r, lim);
+  EXPECT_EQ(res.status, parse_status::ok);
+  EXPECT_EQ(res.consumed, in.size());
+  EXPECT_EQ(r.ops, (std::vector<std::string>{"PING", "PONG"}));
+  // Without its newline yet such a line is buffered, up to max_ping_line; other verbs are not.
+  recorder r2;
+  EXPECT_EQ(parse("PING " + junk, r2, lim).status, parse_status::need_more);
+  EXPECT_EQ(parse("PUB " + junk, r2, lim).error, errc::max_control_line);
+  const std::string huge(detail::max_ping_line + 1, 'x');
+  EXPECT_EQ(parse("PING " + huge, r2, lim).error, errc::max_control_line);
+  EXPECT_EQ(parse("PING " + huge + "\r\n", r2, lim).error, errc::max_control_line);
 }
 
 TEST(Parser, UnsubMaxNegativeMeansNow) {
