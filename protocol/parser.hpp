@@ -132,18 +132,22 @@ parse_result parse(std::string_view in, H& h, const parser_limits& lim = {}) noe
     }
     // nats-server ignores whatever follows PING or PONG up to the newline, however long; here
     // such a line may grow to max_ping_line before it is an error, so the buffer stays bounded.
-    const bool ping_pong = avail >= 4 && (starts_with_verb(std::string_view(base, 4), "PING") ||
-                                          starts_with_verb(std::string_view(base, 4), "PONG"));
-    const std::size_t line_limit = ping_pong ? std::max(lim.max_control_line, max_ping_line) : lim.max_control_line;
+    // Only looked at once a line is past max_control_line (not on the per-message path).
+    auto too_long = [&](std::size_t len) {
+      if (len <= lim.max_control_line) return false;
+      const bool ping_pong = avail >= 4 && (starts_with_verb(std::string_view(base, 4), "PING") ||
+                                            starts_with_verb(std::string_view(base, 4), "PONG"));
+      return !ping_pong || len > max_ping_line;
+    };
     const void* nlp = std::memchr(base, '\n', avail);
     if (nlp == nullptr) {
-      if (avail > line_limit) return {parse_status::error, pos, errc::max_control_line};
+      if (too_long(avail)) return {parse_status::error, pos, errc::max_control_line};
       return {parse_status::need_more, pos, errc::ok, 0};
     }
     const std::size_t nl = static_cast<std::size_t>(static_cast<const char*>(nlp) - base);
     std::string_view line(base, nl);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.size() > line_limit) return {parse_status::error, pos, errc::max_control_line};
+    if (too_long(line.size())) return {parse_status::error, pos, errc::max_control_line};
     const std::size_t after_line = nl + 1;  // offset from base of the byte after '\n'
     if (line.empty()) return {parse_status::error, pos, errc::unknown_operation};
 

@@ -3,7 +3,6 @@
 #include <boost/json.hpp>
 
 #include <cstdint>
-#include <climits>
 
 namespace jb::server {
 

@@ -1,8 +1,9 @@
 #pragma once
 // How `jetbroker` hands a broker that needs a store directory to jetbroker-filestore, the same
 // broker with the RocksDB file store linked in (storage/file_env.hpp; docs/storage.md, "Two
-// executables"). No allocation: server/file_store_exec_early.cpp calls this before static
-// initialisation.
+// executables"). main() uses file_store_executable(); the entry point in
+// server/file_store_exec_early.cpp runs before glibc is initialised, so it has its own libc-free
+// copy of the path rule and shares only the name.
 #include <unistd.h>
 
 #include <cstddef>
@@ -14,7 +15,7 @@ inline constexpr const char file_store_executable_name[] = "jetbroker-filestore"
 
 // Writes the file store executable's path into buf: beside the running executable
 // (/proc/self/exe, so symlinks such as nats-server -> jetbroker work), else beside argv0.
-// False when it does not fit.
+// False when it does not fit. No allocation.
 inline bool file_store_executable(const char* argv0, char* buf, std::size_t size) noexcept {
   ssize_t n = ::readlink("/proc/self/exe", buf, size);
   if (n <= 0 || static_cast<std::size_t>(n) >= size) {

@@ -13,6 +13,8 @@
 // no loop-to-libcall rewriting).
 #include <sys/syscall.h>
 
+#include "server/file_store_exec.hpp"
+
 #if !defined(__x86_64__) || !defined(__linux__)
 #error "jetbroker's entry point is written for x86-64 Linux"
 #endif
@@ -50,9 +52,10 @@ bool is_jetstream_flag(const char* a) {
   return false;
 }
 
-// The same path server/file_store_exec.hpp computes: beside /proc/self/exe.
+// The path server/file_store_exec.hpp's file_store_executable() computes, beside /proc/self/exe
+// (without its argv[0] fallback: main() has that).
 bool file_store_path(char* buf, long size) {
-  static const char name[] = "jetbroker-filestore";
+  const auto& name = jb::server::file_store_executable_name;
   long n = raw_syscall3(SYS_readlink, reinterpret_cast<long>("/proc/self/exe"), reinterpret_cast<long>(buf), size);
   if (n <= 0 || n >= size) return false;
   long dir = n;

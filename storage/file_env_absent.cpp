@@ -1,6 +1,6 @@
 // The file store's factory in an executable linked without RocksDB (storage/file_env.hpp). Linked
 // as an object into `jetbroker`, it defines the factory before the storage archive is searched,
-// so neither storage/file_env.cpp nor RocksDB is pulled in (tests/CMakeLists.txt checks that).
+// so neither storage/file_env.cpp nor RocksDB is pulled in (the ctest lean_executable_has_no_file_store in tests/unit/server/CMakeLists.txt checks that).
 #include "storage/file_env.hpp"
 
 namespace jb::storage {
