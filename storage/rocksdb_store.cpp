@@ -982,6 +982,9 @@ std::uint64_t rocksdb_stream_store::num_pending(stream_seq start, filter_set fil
   const bool before_mid = start - st_.first_seq < st_.last_seq - start;  // count the shorter side
   if (detail::matches_all(filters)) {
     if (start <= st_.first_seq) return st_.msgs;
+    // No interior gaps: every sequence from start to last is a message. (Counting keys read up
+    // to half the stream; a consumer restored after a restart asked this of a 1 M-message stream.)
+    if (st_.msgs == st_.last_seq - st_.first_seq + 1) return st_.last_seq - start + 1;
     if (before_mid) return st_.msgs - count_keys(ctx_->msgs, cdc::msg_key(id_, st_.first_seq), cdc::msg_key(id_, start));
     return count_keys(ctx_->msgs, cdc::msg_key(id_, start), cdc::msg_key(id_, st_.last_seq + 1));
   }
@@ -1104,30 +1107,36 @@ class rocksdb_consumer_store final : public detail::consumer_store_base {
                          std::string meta_key)
       : consumer_store_base(std::move(name), std::move(config)), ctx_(ctx), cid_(cid), meta_key_(std::move(meta_key)) {}
 
+  // One pass over the consumer's records, 'a' then 'p' then 'r' in key order. One iterator, not one
+  // per record kind: each iterator over the vector memtable sorts it, which took a third of a
+  // restart with 50,000 pending acks when it happened three times.
   result<void> load() {
-    std::string v;
-    auto s = ctx_->db->Get(rocksdb::ReadOptions(), ctx_->cons, key('a'), &v);
-    if (!s.IsNotFound()) {
-      if (auto r = check(s, "consumer state"); !r) return r;
-      if (v.size() != 32) return errc::corrupt_record;
-      state_.delivered = {cdc::get_u64(v.data()), cdc::get_u64(v.data() + 8)};
-      state_.ack_floor = {cdc::get_u64(v.data() + 16), cdc::get_u64(v.data() + 24)};
-    }
-    {
-      bounded_iter it(ctx_->db.get(), ctx_->cons, key('p'), key('q'));
-      for (it->SeekToFirst(); it->Valid(); it->Next()) {
-        if (it->key().size() != 17 || it->value().size() != 16) return errc::corrupt_record;
-        state_.pending[cdc::get_u64(it->key().data() + 9)] =
-            pending_entry{cdc::get_u64(it->value().data()), static_cast<timestamp_ns>(cdc::get_u64(it->value().data() + 8))};
-      }
-      if (auto r = check(it->status(), "consumer pending"); !r) return r;
-    }
-    bounded_iter it(ctx_->db.get(), ctx_->cons, key('r'), key('s'));
+    bounded_iter it(ctx_->db.get(), ctx_->cons, key('a'), key('s'));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      if (it->key().size() != 17 || it->value().size() != 8) return errc::corrupt_record;
-      state_.redelivered[cdc::get_u64(it->key().data() + 9)] = cdc::get_u64(it->value().data());
+      const auto k = it->key();
+      const auto v = it->value();
+      if (k.size() < 9) return errc::corrupt_record;
+      switch (k[8]) {
+        case 'a':
+          if (k.size() != 9 || v.size() != 32) return errc::corrupt_record;
+          state_.delivered = {cdc::get_u64(v.data()), cdc::get_u64(v.data() + 8)};
+          state_.ack_floor = {cdc::get_u64(v.data() + 16), cdc::get_u64(v.data() + 24)};
+          break;
+        case 'p':
+          if (k.size() != 17 || v.size() != 16) return errc::corrupt_record;
+          state_.pending.emplace_hint(
+              state_.pending.end(), cdc::get_u64(k.data() + 9),
+              pending_entry{cdc::get_u64(v.data()), static_cast<timestamp_ns>(cdc::get_u64(v.data() + 8))});
+          break;
+        case 'r':
+          if (k.size() != 17 || v.size() != 8) return errc::corrupt_record;
+          state_.redelivered.emplace_hint(state_.redelivered.end(), cdc::get_u64(k.data() + 9), cdc::get_u64(v.data()));
+          break;
+        default:
+          break;  // no other record kinds between 'a' and 's'
+      }
     }
-    return check(it->status(), "consumer redelivered");
+    return check(it->status(), "consumer state");
   }
 
  private:
