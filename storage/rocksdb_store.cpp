@@ -1,5 +1,6 @@
 #include "storage/rocksdb_store.hpp"
 
+#include "storage/append_memtable.hpp"
 #include "storage/deferred_sync_fs.hpp"
 #include "storage/key_codec.hpp"
 #include "storage/logger.hpp"
@@ -1398,7 +1399,7 @@ result<std::unique_ptr<rocksdb_env>> rocksdb_env::open(const rocksdb_env_options
   dbo.skip_checking_sst_file_sizes_on_db_open = true;
   dbo.max_open_files = 512;
   dbo.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
-  // Required by the vector memtable of the consumer column family (see cf_opts).
+  // Required by the append memtable of the consumer column family (see cf_opts).
   dbo.allow_concurrent_memtable_write = false;
 
   rocksdb::BlockBasedTableOptions bto;
@@ -1413,9 +1414,14 @@ result<std::unique_ptr<rocksdb_env>> rocksdb_env::open(const rocksdb_env_options
     o.compression = rocksdb::kNoCompression;
     if (name == "cons") {
       // Consumer state is written on every delivery and ack but read only when a consumer is
-      // opened: an append-only vector memtable makes each insert O(1) instead of a skip-list
-      // insert (it is sorted once, when flushed or read).
-      o.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
+      // opened: an append-only memtable makes each insert O(1) instead of a skip-list insert (it
+      // is sorted when flushed or read; storage/append_memtable.hpp).
+      o.memtable_factory = std::make_shared<detail::append_memtable_factory>();
+      // Sized past the write-ahead log cap, so the cap, not the size, flushes it: after a kill -9
+      // the log then never holds more consumer records than one memtable, and reopening replays
+      // them without a flush in the middle of recovery (which was half of a restart with 50,000
+      // acks pending: docs/storage.md, "Consumer memtable").
+      o.write_buffer_size = std::max<std::size_t>(2 * opts.max_total_wal_size, o.write_buffer_size);
     }
     if (name == "msgs" || name == "subj") {
       // Files dense with deletions get compacted first (queue pattern, RocksDB wiki).
