@@ -110,6 +110,32 @@ struct msg_view {
   std::string_view subject, hdr, data;
 };
 
+// The fixed part of a message value (timestamp, expiry, subject and header lengths) into a
+// caller's buffer: the append path hands it to RocksDB with the variable parts as a SliceParts,
+// so the payload is copied once, into the write batch.
+inline void encode_msg_fixed(char (&out)[msg_value_fixed], std::int64_t ts, std::int64_t expires,
+                             std::size_t subject_len, std::size_t hdr_len) {
+  auto be = [](char* p, std::uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; --i) {
+      p[i] = static_cast<char>(v & 0xff);
+      v >>= 8;
+    }
+  };
+  be(out, static_cast<std::uint64_t>(ts), 8);
+  be(out + 8, static_cast<std::uint64_t>(expires), 8);
+  be(out + 16, subject_len, 2);
+  be(out + 18, hdr_len, 4);
+}
+// A msgs CF key in a caller's buffer (16 bytes: one more than std::string keeps inline).
+inline void msg_key_to(char (&out)[16], std::uint64_t id, std::uint64_t seq) {
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(id & 0xff);
+    out[8 + i] = static_cast<char>(seq & 0xff);
+    id >>= 8;
+    seq >>= 8;
+  }
+}
+
 inline void encode_msg(std::string& out, std::int64_t ts, std::int64_t expires, std::string_view subject,
                        std::string_view hdr, std::string_view data) {
   out.clear();

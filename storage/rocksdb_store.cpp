@@ -433,8 +433,11 @@ result<stream_seq> rocksdb_stream_store::append_batch(std::span<const append_req
     if (!detail::valid_store_subject(r.subject) || r.subject.size() > 0xffff) return errc::bad_subject;
     if (r.ttl_ns < 0 || r.hdr.size() > 0xffffffffu) return errc::invalid_argument;
   }
-  rocksdb::WriteBatch wb;
-  std::string val;
+  // Reserved up front: growing the batch by doubling copied it about twice over (a 500 x 1 KiB
+  // batch is half a megabyte). Per message: the record header, the 16-byte key, the value.
+  std::size_t reserve = 64;
+  for (const auto& r : reqs) reserve += 32 + cdc::msg_value_fixed + r.subject.size() + r.hdr.size() + r.data.size();
+  rocksdb::WriteBatch wb(reserve);
   std::unordered_map<std::string_view, std::uint64_t> added;
   stream_seq seq = st_.last_seq;
   std::uint64_t bytes = 0;
@@ -444,14 +447,22 @@ result<stream_seq> rocksdb_stream_store::append_batch(std::span<const append_req
   // a batch of one message would write two index records instead of one.)
   std::string_view run_subject;
   seq_run run;
+  std::uint64_t* last_added = nullptr;  // added[last_added_subject]
+  std::string_view last_added_subject;
   auto put_run = [&] {
     wb.Put(ctx_->subj, cdc::subj_key(id_, run_subject, run.end), cdc::subj_run_value(run.start, run.end));
   };
   for (const auto& r : reqs) {
     ++seq;
     const timestamp_ns expires = r.ttl_ns > 0 ? r.ts + r.ttl_ns : 0;
-    cdc::encode_msg(val, r.ts, expires, r.subject, r.hdr, r.data);
-    wb.Put(ctx_->msgs, cdc::msg_key(id_, seq), val);
+    char fixed[cdc::msg_value_fixed];
+    cdc::encode_msg_fixed(fixed, r.ts, expires, r.subject.size(), r.hdr.size());
+    char key[16];
+    cdc::msg_key_to(key, id_, seq);
+    const rocksdb::Slice key_part(key, sizeof key);
+    const rocksdb::Slice value_parts[] = {{fixed, sizeof fixed}, {r.subject.data(), r.subject.size()},
+                                          {r.hdr.data(), r.hdr.size()}, {r.data.data(), r.data.size()}};
+    wb.Put(ctx_->msgs, rocksdb::SliceParts(&key_part, 1), rocksdb::SliceParts(value_parts, 4));
     if (run.start && r.subject == run_subject) {
       run.end = seq;
     } else {
@@ -460,7 +471,13 @@ result<stream_seq> rocksdb_stream_store::append_batch(std::span<const append_req
       run = {seq, seq};
     }
     if (expires) wb.Put(ctx_->ttl, cdc::ttl_key(id_, expires, seq), rocksdb::Slice());
-    ++added[r.subject];
+    // Consecutive messages on one subject (the common batch) count without a hash lookup each.
+    if (last_added != nullptr && last_added_subject == r.subject) {
+      ++*last_added;
+    } else {
+      last_added = &++added[r.subject];
+      last_added_subject = r.subject;
+    }
     bytes += file_store_msg_size(r.subject.size(), r.hdr.size(), r.data.size());
   }
   put_run();
