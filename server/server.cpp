@@ -107,6 +107,10 @@ void server::setup_accounts() {
       accounts_.emplace(std::string(default_sys), std::make_unique<account>(std::string(default_sys)));
     system_ = find_account(default_sys);
   }
+  // Client ids as nats-server numbers them: with a system account its internal clients take the
+  // first ids, one per account plus two, so the first client is 5 by default, 8 with three
+  // configured accounts (plus $G and $SYS), 6 with one; without a system account it is 1.
+  next_cid_ = system_ != nullptr ? accounts_.size() + 2 : 0;
   using kind = config::account_export::kind;
   for (const auto& a : opts_.accounts) {
     for (const auto& e : a.exports) {

@@ -3,6 +3,8 @@
 import json
 import re
 
+import pytest
+
 SEMVER = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 
 
@@ -62,3 +64,22 @@ def test_async_info_after_first_pong(server, raw):
     info = json.loads(m.group(1))
     assert info.get("connect_info") is True
     assert info["client_id"] == c.info["client_id"]
+
+
+@pytest.mark.parametrize(
+    "conf, first",
+    [
+        ("", 5),
+        ("accounts {\n A { users = [{user: a, password: a}] }\n B { users = [{user: b, password: b}] }\n"
+         " C { users = [{user: c, password: c}] }\n}\n", 8),
+        ("accounts {\n A { users = [{user: a, password: a}] }\n}\n", 6),
+        ("no_sys_acc: true\n", 1),
+    ],
+    ids=["default", "three_accounts", "one_account", "no_system_account"],
+)
+def test_first_client_id_as_nats_server_numbers_it(conf_server, raw, conf, first):
+    # nats-server's internal clients (one per account plus two, with a system account) take the
+    # first ids; a client sees the next one (`connz` and advisories carry the same id).
+    srv = conf_server(conf)
+    assert raw(srv, connect=False).info["client_id"] == first
+    assert raw(srv, connect=False).info["client_id"] == first + 1
