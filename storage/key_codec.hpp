@@ -36,13 +36,20 @@ inline std::uint16_t get_u16(const char* p) {
   return static_cast<std::uint16_t>((static_cast<unsigned char>(p[0]) << 8) | static_cast<unsigned char>(p[1]));
 }
 
-// msgs CF: id(8) seq(8)
+// msgs CF: id(8) seq(8), into a caller's buffer (16 bytes: one more than std::string keeps inline,
+// so the append path builds its keys on the stack).
+inline void msg_key_to(char (&out)[16], std::uint64_t id, std::uint64_t seq) {
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(id & 0xff);
+    out[8 + i] = static_cast<char>(seq & 0xff);
+    id >>= 8;
+    seq >>= 8;
+  }
+}
 inline std::string msg_key(std::uint64_t id, std::uint64_t seq) {
-  std::string k;
-  k.reserve(16);
-  put_u64(k, id);
-  put_u64(k, seq);
-  return k;
+  char k[16];
+  msg_key_to(k, id, seq);
+  return std::string(k, sizeof k);
 }
 // subj CF: id(8) subject 0x00 end(8) -> start(8), or an empty value when start == end: one entry
 // per run of consecutive sequences stored under one subject (docs/storage.md, "Subject index").
@@ -110,9 +117,9 @@ struct msg_view {
   std::string_view subject, hdr, data;
 };
 
-// The fixed part of a message value (timestamp, expiry, subject and header lengths) into a
-// caller's buffer: the append path hands it to RocksDB with the variable parts as a SliceParts,
-// so the payload is copied once, into the write batch.
+// A message value is this fixed part (timestamp, expiry, subject and header lengths, big-endian)
+// followed by subject, headers and payload. The append path hands the fixed part to RocksDB with
+// the variable parts as a SliceParts, so the payload is copied once, into the write batch.
 inline void encode_msg_fixed(char (&out)[msg_value_fixed], std::int64_t ts, std::int64_t expires,
                              std::size_t subject_len, std::size_t hdr_len) {
   auto be = [](char* p, std::uint64_t v, int n) {
@@ -126,28 +133,7 @@ inline void encode_msg_fixed(char (&out)[msg_value_fixed], std::int64_t ts, std:
   be(out + 16, subject_len, 2);
   be(out + 18, hdr_len, 4);
 }
-// A msgs CF key in a caller's buffer (16 bytes: one more than std::string keeps inline).
-inline void msg_key_to(char (&out)[16], std::uint64_t id, std::uint64_t seq) {
-  for (int i = 7; i >= 0; --i) {
-    out[i] = static_cast<char>(id & 0xff);
-    out[8 + i] = static_cast<char>(seq & 0xff);
-    id >>= 8;
-    seq >>= 8;
-  }
-}
 
-inline void encode_msg(std::string& out, std::int64_t ts, std::int64_t expires, std::string_view subject,
-                       std::string_view hdr, std::string_view data) {
-  out.clear();
-  out.reserve(msg_value_fixed + subject.size() + hdr.size() + data.size());
-  put_u64(out, static_cast<std::uint64_t>(ts));
-  put_u64(out, static_cast<std::uint64_t>(expires));
-  put_u16(out, static_cast<std::uint16_t>(subject.size()));
-  put_u32(out, static_cast<std::uint32_t>(hdr.size()));
-  out.append(subject);
-  out.append(hdr);
-  out.append(data);
-}
 
 // False when the value is malformed.
 inline bool decode_msg(std::string_view v, msg_view& m) {
