@@ -135,10 +135,10 @@ client_connection::client_connection(server& srv, transport t, std::uint64_t cid
   verbose_ = true;
   pedantic_ = true;
   last_activity_ns_ = now_ns();
-  srv_.live_connections.fetch_add(1);
+  srv_.connection_opened();
 }
 
-client_connection::~client_connection() { srv_.live_connections.fetch_sub(1); }
+client_connection::~client_connection() { srv_.connection_gone(); }
 
 void client_connection::start() {
   log::client().debug("{} - Client connection created", log_prefix_);

@@ -130,8 +130,10 @@ class server {
   static constexpr std::size_t max_closed = 10000;  // nats-server's default MaxClosedClients
   [[nodiscard]] std::vector<std::shared_ptr<client_connection>> clients() const;
   [[nodiscard]] std::size_t num_clients() const;
-  // Connections whose object still exists (closing ones included); shutdown waits for zero.
-  std::atomic<std::int64_t> live_connections{0};
+  // Connections whose object still exists (closing ones included): shutdown waits for zero.
+  // Called by client_connection's constructor and destructor (any thread).
+  void connection_opened() noexcept { live_connections_.fetch_add(1); }
+  void connection_gone();
 
   // JetStream, when enabled (null otherwise).
   [[nodiscard]] jetstream::jetstream* js() noexcept { return js_.get(); }
@@ -168,6 +170,8 @@ class server {
   std::atomic<std::uint64_t> next_cid_{0};
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> failed_{false};
+  std::atomic<std::int64_t> live_connections_{0};
+  std::atomic<bool> draining_{false};  // shutdown waits for live_connections_ to reach zero
 
   mutable std::mutex clients_mu_;
   mutable std::mutex closed_mu_;
