@@ -1,6 +1,7 @@
 #include "server/server.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <random>
 #include <stdexcept>
@@ -42,11 +43,27 @@ std::string make_server_id() {
   return id;
 }
 
+// An address literal, or a host name resolved as Go's net.Listen resolves it (its first IPv4
+// address, else its first address). Throws with Go's error text.
 tcp::endpoint make_endpoint(const std::string& host, int port) {
+  const auto p = static_cast<unsigned short>(port < 0 ? 0 : port);
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
-  if (ec) throw std::runtime_error("invalid listen address \"" + host + "\"");
-  return tcp::endpoint(addr, static_cast<unsigned short>(port < 0 ? 0 : port));
+  if (!ec) return tcp::endpoint(addr, p);
+  asio::io_context ctx;
+  tcp::resolver resolver(ctx);
+  auto results = resolver.resolve(host, "", ec);
+  if (ec || results.empty()) throw std::runtime_error("listen tcp: lookup " + host + ": no such host");
+  for (const auto& r : results)
+    if (r.endpoint().address().is_v4()) return tcp::endpoint(r.endpoint().address(), p);
+  return tcp::endpoint(results.begin()->endpoint().address(), p);
+}
+
+// Go's text for a system error: strerror's, lower-cased first letter ("address already in use").
+std::string go_error_text(const boost::system::error_code& ec) {
+  std::string m = ec.message();
+  if (!m.empty()) m[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(m[0])));
+  return m;
 }
 
 std::string host_port(const std::string& host, int port) {
@@ -76,6 +93,12 @@ server::server(config::options opts)
       id_(make_server_id()),
       io_(opts_.worker_threads > 0 ? opts_.worker_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
       acceptor_(io_) {
+  // The client port listens from here on, though nothing is accepted before run(): a client that
+  // polls the port (a test harness waiting for the server) connects while the rest of start-up
+  // runs, and its INFO goes out as soon as the io_context runs. Not when a file store is opened
+  // first: its recovery can take seconds, during which clients should be refused, not kept
+  // waiting for INFO. Errors are reported where start() would have bound the port.
+  if (!opts_.jetstream || opts_.store_in_memory) listen_error_ = open_client_port();
   name_ = opts_.server_name.empty() ? id_ : opts_.server_name;
   setup_accounts();
   endpoints_ = std::make_unique<monitor::endpoints>(*this);
@@ -255,17 +278,8 @@ void server::start() {
     websocket_->listen();
   }
 
-  auto ep = make_endpoint(opts_.host, opts_.port);
-  boost::system::error_code ec;
-  acceptor_.open(ep.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec && ep.address().is_v6()) acceptor_.set_option(asio::ip::v6_only(false), ec);
-  if (!ec) acceptor_.bind(ep, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    throw std::runtime_error("Error listening on port: " + host_port(opts_.host, opts_.port) + ", \"listen tcp " +
-                             host_port(opts_.host, opts_.port) + ": bind: " + ec.message() + "\"");
-  }
+  if (!acceptor_.is_open() && !listen_error_) listen_error_ = open_client_port();
+  if (listen_error_) throw std::runtime_error(*listen_error_);
   port_ = acceptor_.local_endpoint().port();
   log::server().info("Listening for client connections on {}", host_port(opts_.host, port_));
   if (tls_ctx_) {
@@ -274,6 +288,28 @@ void server::start() {
   }
   do_accept();
   log::server().info("Server is ready");
+}
+
+std::optional<std::string> server::open_client_port() {
+  const int port = opts_.port < 0 ? 0 : opts_.port;  // -1, a free port, is 0 to the listener
+  const std::string where = host_port(opts_.host, port);
+  tcp::endpoint ep;
+  try {
+    ep = make_endpoint(opts_.host, opts_.port);
+  } catch (const std::runtime_error& e) {
+    return "Error listening on port: " + where + ", \"" + e.what() + "\"";
+  }
+  boost::system::error_code ec;
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec && ep.address().is_v6()) acceptor_.set_option(asio::ip::v6_only(false), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) return std::nullopt;
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  return "Error listening on port: " + where + ", \"listen tcp " + host_port(ep.address().to_string(), port) +
+         ": bind: " + go_error_text(ec) + "\"";
 }
 
 void server::do_accept() {

@@ -148,6 +148,8 @@ class server {
 
  private:
   void setup_accounts();
+  // Opens, binds and listens on the client port; the fatal error's text when that fails.
+  std::optional<std::string> open_client_port();
   void do_accept();
   void wait_for_drain(int tries_left);
   void close_lame_duck_batch(std::shared_ptr<std::vector<std::shared_ptr<client_connection>>> rest,
@@ -159,6 +161,7 @@ class server {
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   int port_ = 0;
+  std::optional<std::string> listen_error_;  // open_client_port's, reported by start()
   int http_port_ = 0;
   std::unordered_map<std::string, std::unique_ptr<account>> accounts_;  // fixed after construction
   account* global_ = nullptr;
