@@ -2,7 +2,6 @@
 
 #include <charconv>
 #include <cstring>
-#include <functional>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -12,10 +11,49 @@ namespace {
 
 enum class kind { boolean, string, integer };
 
+// Every flag, as a constant table: the start-up parse runs no constructor and touches one
+// function (apply), where a table of std::function built at first use cost about a hundred
+// allocations and as many scattered functions' pages on every start.
+enum class flag {
+  port, addr, name, http_port, config, jetstream, store_dir, user, pass, auth, tls, tlscert, tlskey,
+  tlscacert, tlsverify, debug, trace, debug_trace, logtime, logtime_utc, log, pid, ports_file_dir,
+  version, help, test_config, signal
+};
+
 struct flag_def {
-  std::vector<std::string_view> names;
+  std::string_view names[3];
   kind k;
-  std::function<bool(options&, cli_result&, std::string_view)> set;  // false: bad value
+  flag id;
+};
+
+constexpr flag_def flag_defs[] = {
+    {{"p", "port"}, kind::integer, flag::port},
+    {{"a", "addr", "net"}, kind::string, flag::addr},
+    {{"n", "name", "server_name"}, kind::string, flag::name},
+    {{"m", "http_port"}, kind::integer, flag::http_port},
+    {{"c", "config"}, kind::string, flag::config},
+    {{"js", "jetstream"}, kind::boolean, flag::jetstream},
+    {{"sd", "store_dir"}, kind::string, flag::store_dir},
+    {{"user"}, kind::string, flag::user},
+    {{"pass"}, kind::string, flag::pass},
+    {{"auth"}, kind::string, flag::auth},
+    {{"tls"}, kind::boolean, flag::tls},
+    {{"tlscert"}, kind::string, flag::tlscert},
+    {{"tlskey"}, kind::string, flag::tlskey},
+    {{"tlscacert"}, kind::string, flag::tlscacert},
+    {{"tlsverify"}, kind::boolean, flag::tlsverify},
+    {{"D", "debug"}, kind::boolean, flag::debug},
+    {{"V", "trace", "VV"}, kind::boolean, flag::trace},
+    {{"DV", "DVV"}, kind::boolean, flag::debug_trace},
+    {{"T", "logtime"}, kind::boolean, flag::logtime},
+    {{"logtime_utc"}, kind::boolean, flag::logtime_utc},
+    {{"l", "log"}, kind::string, flag::log},
+    {{"P", "pid"}, kind::string, flag::pid},
+    {{"ports_file_dir"}, kind::string, flag::ports_file_dir},
+    {{"v", "version"}, kind::boolean, flag::version},
+    {{"h", "help"}, kind::boolean, flag::help},
+    {{"t"}, kind::boolean, flag::test_config},
+    {{"sl", "signal"}, kind::string, flag::signal},
 };
 
 bool parse_int(std::string_view v, int& out) {
@@ -30,79 +68,71 @@ std::optional<bool> parse_bool(std::string_view v) {
   return std::nullopt;
 }
 
-const std::vector<flag_def>& flags() {
-  static const std::vector<flag_def> defs = [] {
-    std::vector<flag_def> d;
-    auto str = [&](std::vector<std::string_view> n, std::function<void(options&, std::string_view)> f) {
-      d.push_back({std::move(n), kind::string, [f](options& o, cli_result&, std::string_view v) { f(o, v); return true; }});
-    };
-    auto integer = [&](std::vector<std::string_view> n, std::function<void(options&, int)> f) {
-      d.push_back({std::move(n), kind::integer, [f](options& o, cli_result&, std::string_view v) {
-                     int x = 0;
-                     if (!parse_int(v, x)) return false;
-                     f(o, x);
-                     return true;
-                   }});
-    };
-    auto boolean = [&](std::vector<std::string_view> n, std::function<void(options&, cli_result&, bool)> f) {
-      d.push_back({std::move(n), kind::boolean, [f](options& o, cli_result& r, std::string_view v) {
-                     auto b = parse_bool(v);
-                     if (!b) return false;
-                     f(o, r, *b);
-                     return true;
-                   }});
-    };
-    integer({"p", "port"}, [](options& o, int v) { o.port = v == 0 ? 4222 : v; });
-    str({"a", "addr", "net"}, [](options& o, std::string_view v) { o.host = v; });
-    str({"n", "name", "server_name"}, [](options& o, std::string_view v) { o.server_name = v; });
-    integer({"m", "http_port"}, [](options& o, int v) { o.http_port = v; });
-    str({"c", "config"}, [](options& o, std::string_view v) { o.config_file = v; });
-    boolean({"js", "jetstream"}, [](options& o, cli_result&, bool b) { o.jetstream = b; });
-    str({"sd", "store_dir"}, [](options& o, std::string_view v) {
-      o.store_dir = v;
-      o.store_in_memory = (v == ":memory:");
-    });
-    str({"user"}, [](options& o, std::string_view v) { o.user = v; });
-    str({"pass"}, [](options& o, std::string_view v) { o.password = v; });
-    str({"auth"}, [](options& o, std::string_view v) { o.auth_token = v; });
-    // TLS flags override the config file's tls {}; any of them turns TLS on unless --tls=false.
-    auto tls_of = [](options& o) -> tls_options& {
-      if (!o.tls) o.tls.emplace();
-      return *o.tls;
-    };
-    boolean({"tls"}, [](options&, cli_result& r, bool b) { r.tls_flag = b; });
-    str({"tlscert"}, [tls_of](options& o, std::string_view v) { tls_of(o).cert_file = v; });
-    str({"tlskey"}, [tls_of](options& o, std::string_view v) { tls_of(o).key_file = v; });
-    str({"tlscacert"}, [tls_of](options& o, std::string_view v) { tls_of(o).ca_file = v; });
-    boolean({"tlsverify"}, [tls_of](options& o, cli_result&, bool b) { tls_of(o).verify = b; });
-    boolean({"D", "debug"}, [](options& o, cli_result&, bool b) { o.debug = b; });
-    boolean({"V", "trace"}, [](options& o, cli_result&, bool b) { o.trace = b; });
-    boolean({"VV"}, [](options& o, cli_result&, bool b) { o.trace = b; });
-    boolean({"DV"}, [](options& o, cli_result&, bool b) { o.debug = o.trace = b; });
-    boolean({"DVV"}, [](options& o, cli_result&, bool b) { o.debug = o.trace = b; });
-    boolean({"T", "logtime"}, [](options& o, cli_result&, bool b) { o.logtime = b; });
-    boolean({"logtime_utc"}, [](options& o, cli_result&, bool b) { o.logtime_utc = b; });
-    str({"l", "log"}, [](options& o, std::string_view v) { o.log_file = v; });
-    str({"P", "pid"}, [](options& o, std::string_view v) { o.pid_file = v; });
-    str({"ports_file_dir"}, [](options& o, std::string_view v) { o.ports_file_dir = v; });
-    boolean({"v", "version"}, [](options&, cli_result& r, bool b) { if (b) r.action = cli_action::print_version; });
-    boolean({"h", "help"}, [](options&, cli_result& r, bool b) { if (b) r.action = cli_action::print_help; });
-    boolean({"t"}, [](options&, cli_result& r, bool b) { if (b) r.action = cli_action::test_config; });
-    d.push_back({{"sl", "signal"}, kind::string, [](options& o, cli_result& r, std::string_view v) {
-                   o.signal = v;
-                   r.action = cli_action::send_signal;
-                   return true;
-                 }});
-    return d;
-  }();
-  return defs;
+const flag_def* find_flag(std::string_view name) {
+  for (const auto& f : flag_defs)
+    for (auto n : f.names)
+      if (!n.empty() && n == name) return &f;
+  return nullptr;
 }
 
-const flag_def* find_flag(std::string_view name) {
-  for (const auto& f : flags())
-    for (auto n : f.names)
-      if (n == name) return &f;
-  return nullptr;
+// TLS flags override the config file's tls {}; any of them turns TLS on unless --tls=false.
+tls_options& tls_of(options& o) {
+  if (!o.tls) o.tls.emplace();
+  return *o.tls;
+}
+
+// Sets one flag's value; false when the value is not valid for the flag's kind.
+bool apply(const flag_def& f, std::string_view v, options& o, cli_result& r) {
+  int n = 0;
+  bool b = false;
+  if (f.k == kind::integer && !parse_int(v, n)) return false;
+  if (f.k == kind::boolean) {
+    auto parsed = parse_bool(v);
+    if (!parsed) return false;
+    b = *parsed;
+  }
+  switch (f.id) {
+    case flag::port: o.port = n == 0 ? 4222 : n; break;
+    case flag::addr: o.host = v; break;
+    case flag::name: o.server_name = v; break;
+    case flag::http_port: o.http_port = n; break;
+    case flag::config: o.config_file = v; break;
+    case flag::jetstream: o.jetstream = b; break;
+    case flag::store_dir:
+      o.store_dir = v;
+      o.store_in_memory = (v == ":memory:");
+      break;
+    case flag::user: o.user = v; break;
+    case flag::pass: o.password = v; break;
+    case flag::auth: o.auth_token = v; break;
+    case flag::tls: r.tls_flag = b; break;
+    case flag::tlscert: tls_of(o).cert_file = v; break;
+    case flag::tlskey: tls_of(o).key_file = v; break;
+    case flag::tlscacert: tls_of(o).ca_file = v; break;
+    case flag::tlsverify: tls_of(o).verify = b; break;
+    case flag::debug: o.debug = b; break;
+    case flag::trace: o.trace = b; break;
+    case flag::debug_trace: o.debug = o.trace = b; break;
+    case flag::logtime: o.logtime = b; break;
+    case flag::logtime_utc: o.logtime_utc = b; break;
+    case flag::log: o.log_file = v; break;
+    case flag::pid: o.pid_file = v; break;
+    case flag::ports_file_dir: o.ports_file_dir = v; break;
+    case flag::version:
+      if (b) r.action = cli_action::print_version;
+      break;
+    case flag::help:
+      if (b) r.action = cli_action::print_help;
+      break;
+    case flag::test_config:
+      if (b) r.action = cli_action::test_config;
+      break;
+    case flag::signal:
+      o.signal = v;
+      r.action = cli_action::send_signal;
+      break;
+  }
+  return true;
 }
 
 }  // namespace
@@ -134,7 +164,7 @@ std::variant<cli_result, cli_error> parse_command_line(std::span<const char* con
       if (i + 1 >= args.size()) return cli_error{"flag needs an argument: -" + std::string(body)};
       value = args[++i];
     }
-    if (!f->set(r.opts, r, *value)) {
+    if (!apply(*f, *value, r.opts, r)) {
       return cli_error{"invalid value \"" + std::string(*value) + "\" for flag -" + std::string(body)};
     }
   }
