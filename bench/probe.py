@@ -166,6 +166,10 @@ def request(s, subject, payload=b"", timeout=0.1):
 def startup(bin_, n, js):
     samples = []
     for _ in range(n):
+        # The same idle pause before every start: what the machine did just before (the previous
+        # server's shutdown, 1 ms for one server and 15 for another) changes how fast the next
+        # exec runs, by up to a millisecond on this kind of machine.
+        time.sleep(0.02)
         extra = []
         d = None
         if js:

@@ -6,7 +6,8 @@
 #   REPS=1 bench/resources_bench.sh          # quick run
 #
 # Environment: JETBROKER_BIN (default build/jetbroker), NATS_SERVER_BIN (default ~/go/bin/nats-server),
-# NATS_BIN (default ~/go/bin/nats), STARTS (start-up samples, median; default 10), REPS (memory
+# NATS_BIN (default ~/go/bin/nats), STARTS (start-up samples per round, median; default 10), ROUNDS
+# (start-up rounds, servers alternating, median of the round medians; default 3), REPS (memory
 # repetitions, median; default 3), CLIENTS (client counts, default "2000 10000").
 #
 # Start-up: exec to the first PONG. bench/probe.py picks a free port, execs `<bin> -p PORT -m -1 -a
@@ -22,6 +23,7 @@ set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 STARTS="${STARTS:-10}"
+ROUNDS="${ROUNDS:-3}"
 REPS="${REPS:-3}"
 CLIENTS="${CLIENTS:-2000 10000}"
 
@@ -40,14 +42,23 @@ declare -A RES
 read -r -a COUNTS <<<"$CLIENTS"
 start=$(date +%s)
 
+# Start-up in ROUNDS rounds, the servers and the floor alternating in each (this machine's speed
+# drifts within a minute); each figure is the median of its rounds' medians.
+HAVE_FLOOR=0
+cc -O2 -o "$WORK/floor_server" "$ROOT/bench/floor_server.c" 2>/dev/null && HAVE_FLOOR=1
+for ((r = 0; r < ROUNDS; r++)); do
+  for kind in jetbroker nats-server; do
+    "${H[@]}" startup "$(binof $kind)" "$STARTS" plain >>"$WORK/$kind.su"
+    "${H[@]}" startup "$(binof $kind)" "$STARTS" js >>"$WORK/$kind.sujs"
+  done
+  if ((HAVE_FLOOR)); then "${H[@]}" startup "$WORK/floor_server" "$STARTS" plain >>"$WORK/floor.su"; fi
+done
 for kind in jetbroker nats-server; do
-  RES[$kind.su]="$("${H[@]}" startup "$(binof $kind)" "$STARTS" plain)"
-  RES[$kind.sujs]="$("${H[@]}" startup "$(binof $kind)" "$STARTS" js)"
+  RES[$kind.su]="$(median <"$WORK/$kind.su")"
+  RES[$kind.sujs]="$(median <"$WORK/$kind.sujs")"
 done
 FLOOR=n/a
-if cc -O2 -o "$WORK/floor_server" "$ROOT/bench/floor_server.c" 2>/dev/null; then
-  FLOOR="$("${H[@]}" startup "$WORK/floor_server" "$STARTS" plain)"
-fi
+if ((HAVE_FLOOR)); then FLOOR="$(median <"$WORK/floor.su")"; fi
 echo "done: start-up ($(($(date +%s) - start)) s)" >&2
 
 for kind in jetbroker nats-server; do : >"$WORK/$kind.mem"; done
@@ -73,7 +84,7 @@ ns() { echo "${RES[nats-server.$1]}"; }
 
 echo
 echo "Resources, $(date -u +%Y-%m-%d), $(nproc) cores ($(uname -m)), $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "$JB_VER | $NS_VER | nats CLI $CLI_VER | start-up median of $STARTS, others median of $REPS"
+echo "$JB_VER | $NS_VER | nats CLI $CLI_VER | start-up median of $ROUNDS rounds of $STARTS (alternating), others median of $REPS"
 echo
 echo "| Measure | jetbroker | nats-server | ratio | goal | |"
 echo "|---|---:|---:|---:|---:|---|"
@@ -98,5 +109,5 @@ for c in "${COUNTS[@]}"; do
 done
 echo
 echo "raw samples:" >&2
-for f in "$WORK"/*.mem; do echo "  $(basename "$f"): $(tr '\n' ';' <"$f")" >&2; done
+for f in "$WORK"/*.mem "$WORK"/*.su "$WORK"/*.sujs; do echo "  $(basename "$f"): $(tr '\n' ';' <"$f")" >&2; done
 echo "total bench time: $(($(date +%s) - start)) s" >&2

@@ -346,6 +346,10 @@ void server::add_client(transport t) {
 void server::run() {
   unsigned n = opts_.worker_threads > 0 ? static_cast<unsigned>(opts_.worker_threads)
                                         : std::max(1u, std::thread::hardware_concurrency());
+  // What is ready already runs before the other threads exist: a client that connected while
+  // the server started (the client port listens from construction) gets its INFO, and its PONG
+  // when CONNECT and PING came with it, without waiting for thread creation.
+  io_.poll();
   for (unsigned i = 1; i < n; ++i) threads_.emplace_back([this] { io_.run(); });
   io_.run();
   for (auto& t : threads_)
