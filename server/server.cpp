@@ -59,12 +59,6 @@ tcp::endpoint make_endpoint(const std::string& host, int port) {
   return tcp::endpoint(results.begin()->endpoint().address(), p);
 }
 
-// Go's text for a system error: strerror's, lower-cased first letter ("address already in use").
-std::string go_error_text(const boost::system::error_code& ec) {
-  std::string m = ec.message();
-  if (!m.empty()) m[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(m[0])));
-  return m;
-}
 
 std::string host_port(const std::string& host, int port) {
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
@@ -72,6 +66,12 @@ std::string host_port(const std::string& host, int port) {
 }
 
 }  // namespace
+
+std::string go_error_text(const boost::system::error_code& ec) {
+  std::string m = ec.message();
+  if (!m.empty()) m[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(m[0])));
+  return m;
+}
 
 bool websocket_enabled(const config::options& o) noexcept { return o.websocket.configured && o.websocket.port != 0; }
 
@@ -98,7 +98,11 @@ server::server(config::options opts)
   // runs, and its INFO goes out as soon as the io_context runs. Not when a file store is opened
   // first: its recovery can take seconds, during which clients should be refused, not kept
   // waiting for INFO. Errors are reported where start() would have bound the port.
-  if (!opts_.jetstream || opts_.store_in_memory) listen_error_ = open_client_port();
+  // Also not when another listener asks for the same port: nats-server binds those first, so the
+  // client port is the one that fails.
+  const bool shared_port = opts_.port > 0 && (opts_.port == opts_.http_port || opts_.port == opts_.https_port ||
+                                              (websocket_enabled(opts_) && opts_.port == opts_.websocket.port));
+  if ((!opts_.jetstream || opts_.store_in_memory) && !shared_port) listen_error_ = open_client_port();
   name_ = opts_.server_name.empty() ? id_ : opts_.server_name;
   setup_accounts();
   endpoints_ = std::make_unique<monitor::endpoints>(*this);

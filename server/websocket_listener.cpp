@@ -217,7 +217,7 @@ int websocket_listener::listen() {
   const std::string hp = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(want);
   if (ec) {
     throw std::runtime_error("Unable to listen for websocket connections: listen tcp " + hp + ": bind: " +
-                             ec.message());
+                             go_error_text(ec));
   }
   port_ = acceptor_.local_endpoint().port();
   log::server().info("Listening for websocket clients on {}://{}:{}", tls_ ? "wss" : "ws", host, port_);

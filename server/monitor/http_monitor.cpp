@@ -383,8 +383,8 @@ int http_monitor::listen(const tcp::endpoint& ep) {
   if (!ec) a.bind(ep, ec);
   if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    throw std::runtime_error("Can't listen to the Monitor Port: listen tcp " + ep.address().to_string() + ":" +
-                             std::to_string(ep.port()) + ": bind: " + ec.message());
+    throw std::runtime_error("Can't start monitoring: can't listen to the monitor port: listen tcp " +
+                             ep.address().to_string() + ":" + std::to_string(ep.port()) + ": bind: " + go_error_text(ec));
   }
   impl_->do_accept();
   return a.local_endpoint().port();

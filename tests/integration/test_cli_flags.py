@@ -52,6 +52,25 @@ def test_port_in_use(server, binary, host):
             f'"listen tcp 127.0.0.1:{p}: bind: address already in use"') in r.stderr.decode(), r.stderr
 
 
+def test_monitor_port_in_use(server, binary):
+    r = subprocess.run([binary, "-p", "-1", "-m", str(server.port), "-a", "127.0.0.1"], capture_output=True, timeout=T)
+    assert r.returncode == 1
+    assert ("[FTL] Can't start monitoring: can't listen to the monitor port: "
+            f"listen tcp 127.0.0.1:{server.port}: bind: address already in use") in r.stderr.decode(), r.stderr
+
+
+def test_client_and_monitor_on_one_port(binary):
+    # The monitor port is bound first, so the client port is the one reported.
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    r = subprocess.run([binary, "-p", str(p), "-m", str(p), "-a", "127.0.0.1"], capture_output=True, timeout=T)
+    assert r.returncode == 1
+    assert (f'[FTL] Error listening on port: 127.0.0.1:{p}, '
+            f'"listen tcp 127.0.0.1:{p}: bind: address already in use"') in r.stderr.decode(), r.stderr
+
+
 def test_listen_host_that_does_not_resolve(binary):
     r = subprocess.run([binary, "-p", "-1", "-a", "no-such-host.invalid", "-m", "0"], capture_output=True, timeout=T)
     assert r.returncode == 1
