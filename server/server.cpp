@@ -59,7 +59,6 @@ tcp::endpoint make_endpoint(const std::string& host, int port) {
   return tcp::endpoint(results.begin()->endpoint().address(), p);
 }
 
-
 std::string host_port(const std::string& host, int port) {
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
   return host + ":" + std::to_string(port);
@@ -273,7 +272,13 @@ void server::start() {
   if (opts_.http_port != 0) {
     const std::string& mh = opts_.http_host.empty() ? opts_.host : opts_.http_host;
     monitor_ = std::make_unique<http_monitor>(*this);
-    http_port_ = monitor_->listen(make_endpoint(mh, opts_.http_port));
+    tcp::endpoint ep;
+    try {
+      ep = make_endpoint(mh, opts_.http_port);
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(std::string("Can't start monitoring: can't listen to the monitor port: ") + e.what());
+    }
+    http_port_ = monitor_->listen(ep);
     log::server().info("Starting http monitor on {}", host_port(mh, http_port_));
   }
 

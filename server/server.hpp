@@ -55,11 +55,11 @@ struct server_counters {
   std::atomic<std::uint64_t> slow_consumers{0}, total_connections{0}, stale_connections{0};
 };
 
-// `websocket {}` with a port: the WebSocket listener runs (nats-server ignores a block without one).
-[[nodiscard]] // Go's text for a system error, as nats-server prints it: strerror's with a lower-case first
+// Go's text for a system error, as nats-server prints it: strerror's with a lower-case first
 // letter ("address already in use").
-std::string go_error_text(const boost::system::error_code& ec);
-bool websocket_enabled(const config::options& o) noexcept;
+[[nodiscard]] std::string go_error_text(const boost::system::error_code& ec);
+// `websocket {}` with a port: the WebSocket listener runs (nats-server ignores a block without one).
+[[nodiscard]] bool websocket_enabled(const config::options& o) noexcept;
 // The first reason nats-server refuses the websocket options ("websocket requires TLS
 // configuration", a bad allowed origin, a bad tls {} file); nullopt when fine.
 [[nodiscard]] std::optional<std::string> check_websocket_options(const config::options& o);

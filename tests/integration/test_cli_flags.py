@@ -59,6 +59,20 @@ def test_monitor_port_in_use(server, binary):
             f"listen tcp 127.0.0.1:{server.port}: bind: address already in use") in r.stderr.decode(), r.stderr
 
 
+def test_monitor_host_that_does_not_resolve(binary, tmp_path):
+    conf = tmp_path / "mon.conf"
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]  # port 0 would turn monitoring off
+    s.close()
+    conf.write_text(f'http: "no-such-host.invalid:{port}"\n')
+    r = subprocess.run([binary, "-c", str(conf), "-p", "-1", "-a", "127.0.0.1"], capture_output=True, timeout=T)
+    assert r.returncode == 1
+    err = re.sub(r" on \S+:53:", ":", r.stderr.decode())  # nats-server names its DNS server
+    assert ("[FTL] Can't start monitoring: can't listen to the monitor port: "
+            "listen tcp: lookup no-such-host.invalid: no such host") in err, r.stderr
+
+
 def test_client_and_monitor_on_one_port(binary):
     # The monitor port is bound first, so the client port is the one reported.
     s = socket.socket()
